@@ -11,6 +11,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
+    path("projects/", include("projects.urls")),
+    path("", include("validation.urls")),
 ]
 
 if settings.DEBUG:
