@@ -1,0 +1,96 @@
+"""Django admin for processes, models and (read-only) runs; staff cannot grant themselves more."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from validation.models import DetectionModel, InferenceRun, Instance, LabelConfidence, Process
+
+
+@admin.register(Process)
+class ProcessAdmin(admin.ModelAdmin):
+    list_display = ["name", "description"]
+    search_fields = ["name"]
+
+
+@admin.register(DetectionModel)
+class DetectionModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "process", "format", "output_format", "labels", "probe_status", "origin"]
+    list_filter = ["process", "format", "probe_status", "origin"]
+    search_fields = ["name", "process__name"]
+    readonly_fields = ["probe_status", "probe_message", "probe_info", "created_at", "uploaded_by"]
+    actions = ["probe_again"]
+
+    @admin.display(description=_("labels"))
+    def labels(self, obj):
+        return ", ".join(obj.label_names)
+
+    @admin.action(description=_("Probe again on a worker"))
+    def probe_again(self, request, queryset):
+        from validation.model_import import queue_probe
+
+        for model in queryset:
+            queue_probe(model)
+        self.message_user(request, _("Probes queued."))
+
+
+class LabelConfidenceInline(admin.TabularInline):
+    model = LabelConfidence
+    extra = 0
+    can_delete = False
+    fields = ["label_name", "confidence"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InferenceRun)
+class InferenceRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "page_link", "status", "model", "project", "f1", "created_by", "created_at"]
+    list_filter = ["status", "process", "model", "project"]
+    search_fields = ["model__name", "project__name", "error_message"]
+    list_select_related = ["model", "project", "created_by"]
+    inlines = [LabelConfidenceInline]
+
+    @admin.display(description=_("page"))
+    def page_link(self, obj):
+        return format_html('<a href="{}">{}</a>', obj.get_absolute_url(), _("open"))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = ["id", "run", "image", "kind", "row", "col", "score", "iou"]
+    list_filter = ["kind"]
+    search_fields = ["image__name"]
+    list_select_related = ["run", "image"]
+    raw_id_fields = ["run", "image", "annotation"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PortalUserAdmin(UserAdmin):
+    """Only a superuser may change superuser status, staff status or permissions."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "is_staff", "groups", "user_permissions"]
+        return fields
+
+
+admin.site.unregister(User)
+admin.site.register(User, PortalUserAdmin)

@@ -1,0 +1,539 @@
+"""The wizard's forms: every validation rule of a run's settings lives here.
+
+The web wizard validates one step at a time; `validate_run_settings` runs all three steps on
+one flat dict, for the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django import forms
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from projects.models import Project, Task
+from validation import devices
+from validation.evaluation import axis_labels
+from validation.models import BATCH_SIZE_RANGE, IMAGE_SIZE_RANGE, DetectionModel, Process
+
+DEFAULT_BASE_CONFIDENCE = 0.25
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_IOU_THRESHOLD = 0.5
+DEFAULT_LOW_OVERLAP_THRESHOLD = 0.5
+TABS = ("builder", "source")
+
+
+# ---------------------------------------------------------------- step 1: dataset and model
+
+
+@dataclass(frozen=True)
+class Option:
+    """One entry of a select: offered, or shown disabled with the reason."""
+
+    value: int
+    name: str
+    disabled_reason: str = ""
+
+
+def model_options(process: Process | None) -> list[Option]:
+    """The process's models; those whose probe has not passed are disabled, with the reason."""
+    if process is None:
+        return []
+    options = []
+    for model in DetectionModel.objects.filter(process=process).order_by("name"):
+        options.append(Option(model.pk, model.name, _model_unusable_reason(model)))
+    return options
+
+
+def _model_unusable_reason(model: DetectionModel) -> str:
+    if model.probe_status == DetectionModel.ProbeStatus.PASSED:
+        return ""
+    if model.probe_status == DetectionModel.ProbeStatus.FAILED:
+        return _("probe failed: %(message)s") % {"message": model.probe_message or "?"}
+    return _("waiting for its probe")
+
+
+def projects_for(user):
+    """Projects the user may see, each annotated with whether it has a validation task."""
+    validation_tasks = Task.objects.filter(project=OuterRef("pk"), is_validation=True)
+    return Project.objects.visible_to(user).annotate(has_validation=Exists(validation_tasks))
+
+
+def project_options(user) -> list[Option]:
+    """Visible projects; those without a validation task are disabled, with the reason."""
+    reason = _("no task is flagged as validation set")
+    return [
+        Option(p.pk, p.name, "" if p.has_validation else reason)
+        for p in projects_for(user).order_by("name")
+    ]
+
+
+def project_summary(project: Project) -> dict[str, int]:
+    """Validation tasks, images and annotations of a project, in one aggregate query."""
+    flagged = Q(tasks__is_validation=True)
+    return Project.objects.filter(pk=project.pk).aggregate(
+        tasks=Count("tasks", filter=flagged, distinct=True),
+        images=Count("tasks__images", filter=flagged, distinct=True),
+        annotations=Count("tasks__images__annotations", filter=flagged, distinct=True),
+    )
+
+
+class DatasetModelForm(forms.Form):
+    """Step 1: process, model, project."""
+
+    process = forms.ModelChoiceField(
+        queryset=Process.objects.all(),
+        label=gettext_lazy("Process"),
+        error_messages={
+            "required": gettext_lazy("Choose a process."),
+            "invalid_choice": gettext_lazy("This process does not exist."),
+        },
+    )
+    model = forms.ModelChoiceField(
+        queryset=DetectionModel.objects.select_related("process"),
+        label=gettext_lazy("Model"),
+        error_messages={
+            "required": gettext_lazy("Choose a model."),
+            "invalid_choice": gettext_lazy("This model does not exist."),
+        },
+    )
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.none(),
+        label=gettext_lazy("Project"),
+        error_messages={
+            "required": gettext_lazy("Choose a project."),
+            "invalid_choice": gettext_lazy("This project does not exist or is not yours."),
+        },
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["project"].queryset = projects_for(user)
+
+    def clean_model(self) -> DetectionModel:
+        model = self.cleaned_data["model"]
+        reason = _model_unusable_reason(model)
+        if reason:
+            raise forms.ValidationError(
+                _("The model “%(model)s” cannot be used: %(reason)s.")
+                % {"model": model.name, "reason": reason}
+            )
+        return model
+
+    def clean_project(self) -> Project:
+        project = self.cleaned_data["project"]
+        if not project.has_validation:
+            raise forms.ValidationError(
+                _("The project “%(project)s” has no task flagged as validation set.")
+                % {"project": project.name}
+            )
+        if not project.validation_images().exists():
+            raise forms.ValidationError(
+                _("The validation tasks of “%(project)s” have no images.")
+                % {"project": project.name}
+            )
+        return project
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        process, model = cleaned.get("process"), cleaned.get("model")
+        if process and model and model.process_id != process.pk:
+            self.add_error(
+                "model",
+                _("The model “%(model)s” does not belong to the process “%(process)s”.")
+                % {"model": model.name, "process": process.name},
+            )
+        return cleaned
+
+
+def run_labels(model: DetectionModel, project: Project) -> list[str]:
+    """The run's labels: model labels, then project-only labels (SPEC §4.6)."""
+    project_labels = list(project.labels.order_by("order", "id").values_list("name", flat=True))
+    return axis_labels(list(model.label_names), project_labels)
+
+
+# ---------------------------------------------------------------- step 2: confidences
+
+
+class LabelConfidenceError(ValueError):
+    """A located problem in the label confidences: the line (source tab) or the row (builder)."""
+
+    def __init__(self, message: str, line: int | None = None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.row = row
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        return _("Line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
+
+
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def _key_lines(text: str) -> dict[str, list[int]]:
+    """Line numbers of each object key in the text, in order of appearance."""
+    lines: dict[str, list[int]] = {}
+    for match in _JSON_KEY.finditer(text):
+        try:
+            key = json.loads(f'"{match.group(1)}"')
+        except json.JSONDecodeError:
+            continue
+        lines.setdefault(key, []).append(text.count("\n", 0, match.start()) + 1)
+    return lines
+
+
+def parse_source(text: str) -> list[tuple[str, object, int | None]]:
+    """Parse the JSON source into (label, raw value, line) entries; syntax errors are located."""
+    if not text.strip():
+        return []
+
+    def keep_pairs(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
+        return pairs
+
+    try:
+        data = json.loads(text, object_pairs_hook=keep_pairs)
+    except json.JSONDecodeError as exc:
+        raise LabelConfidenceError(
+            _("Line %(line)d, column %(column)d: %(message)s")
+            % {"line": exc.lineno, "column": exc.colno, "message": exc.msg}
+        ) from exc
+    if not isinstance(data, list):
+        raise LabelConfidenceError(
+            _('The label confidences must be a JSON object such as {"scratch": 0.5}.'), line=1
+        )
+    key_lines = _key_lines(text)
+    seen: dict[str, int] = {}
+    entries = []
+    for key, value in data:
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        found = key_lines.get(key, [])
+        line = found[occurrence] if occurrence < len(found) else None
+        if isinstance(value, list):  # a nested object came back as pairs
+            value = dict(value)
+        entries.append((key, value, line))
+    return entries
+
+
+def _as_confidence(label: str, value: object, text_allowed: bool) -> float:
+    """A confidence as a float in [0, 1]; raises ValueError with a message naming the label."""
+    names = {"label": label}
+    if isinstance(value, str) and text_allowed:
+        value = value.strip().replace(",", ".")
+        if not value:
+            raise ValueError(_("Enter a confidence for “%(label)s”.") % names)
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(
+                _("The confidence of “%(label)s” must be a number between 0 and 1.") % names
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            _("The confidence of “%(label)s” must be a number between 0 and 1.") % names
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(
+            _("The confidence of “%(label)s” must be a finite number between 0 and 1.") % names
+        )
+    if number < 0 or number > 1:
+        raise ValueError(
+            _("The confidence of “%(label)s” (%(value)s) must be between 0 and 1.")
+            % {"label": label, "value": f"{number:g}"}
+        )
+    return number
+
+
+def check_label_confidences(
+    entries: list[tuple[str, object, int | None, int | None]],
+    base: float | None,
+    labels: list[str] | None,
+) -> tuple[dict[str, float], list[LabelConfidenceError]]:
+    """Check (label, value, line, row) entries; unknown labels are refused when labels are known."""
+    result: dict[str, float] = {}
+    errors: list[LabelConfidenceError] = []
+    seen: set[str] = set()
+    for label, raw, line, row in entries:
+
+        def fail(message: str, line: int | None = line, row: int | None = row) -> None:
+            errors.append(LabelConfidenceError(message, line=line, row=row))
+
+        if not label:
+            fail(_("Choose a label."))
+            continue
+        if label in seen:
+            fail(_("“%(label)s” is given twice.") % {"label": label})
+            continue
+        seen.add(label)
+        if labels is not None and label not in labels:
+            fail(
+                _("Unknown label “%(label)s”: it is neither a model label nor a project label.")
+                % {"label": label}
+            )
+            continue
+        try:
+            value = _as_confidence(label, raw, text_allowed=row is not None)
+        except ValueError as exc:
+            fail(str(exc))
+            continue
+        if base is not None and value < base:
+            fail(
+                _(
+                    "The confidence of “%(label)s” (%(value)s) is below the base confidence "
+                    "(%(base)s); a label confidence must be at least the base."
+                )
+                % {"label": label, "value": f"{value:g}", "base": f"{base:g}"}
+            )
+            continue
+        result[label] = value
+    return result, errors
+
+
+def rows_from_data(data: Mapping) -> list[tuple[str, str]]:
+    """The builder rows (label, value) as submitted."""
+    getlist = getattr(data, "getlist", None)
+    if getlist is None:
+        return []
+    return list(zip(getlist("lc_label"), getlist("lc_value"), strict=False))
+
+
+def rows_to_source(rows: list[tuple[str, str]]) -> str:
+    """The builder rows as JSON text; a value that is not a number stays a string."""
+    mapping: dict[str, object] = {}
+    for label, raw in rows:
+        if not label:
+            continue
+        try:
+            mapping[label] = float(str(raw).replace(",", "."))
+        except ValueError:
+            mapping[label] = raw
+    if not mapping:
+        return ""
+    return json.dumps(mapping, ensure_ascii=False, indent=2)
+
+
+def source_to_rows(text: str) -> list[tuple[str, str]]:
+    """The JSON text as builder rows; raises LabelConfidenceError when it does not parse."""
+    return [(label, _display_value(value)) for label, value, _line in parse_source(text)]
+
+
+def _display_value(value: object) -> str:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:g}"
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
+class ConfidenceForm(forms.Form):
+    """Step 2: the base confidence and the label confidences, from either tab."""
+
+    base_confidence = forms.FloatField(
+        label=gettext_lazy("Base confidence"),
+        min_value=0,
+        max_value=1,
+        initial=DEFAULT_BASE_CONFIDENCE,
+        error_messages={
+            "required": gettext_lazy("Enter the base confidence."),
+            "invalid": gettext_lazy("The base confidence must be a number between 0 and 1."),
+            "min_value": gettext_lazy("The base confidence must be between 0 and 1."),
+            "max_value": gettext_lazy("The base confidence must be between 0 and 1."),
+        },
+    )
+    tab = forms.ChoiceField(choices=[(t, t) for t in TABS], required=False)
+    label_confidences = forms.CharField(
+        label=gettext_lazy("Label confidence"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, labels: list[str] | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.labels = labels
+        self.row_errors: dict[int, list[str]] = {}
+
+    def active_tab(self) -> str:
+        tab = self.data.get("tab") if self.is_bound else None
+        return tab if tab in TABS else "source"
+
+    def clean_label_confidences(self) -> str:
+        value = self.cleaned_data.get("label_confidences") or ""
+        if len(value) > 100_000:
+            raise forms.ValidationError(_("The label confidences text is too long."))
+        return value
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        base = cleaned.get("base_confidence")
+        if self.active_tab() == "builder":
+            entries = [
+                (label.strip(), value, None, i)
+                for i, (label, value) in enumerate(rows_from_data(self.data))
+            ]
+        else:
+            try:
+                parsed = parse_source(cleaned.get("label_confidences") or "")
+            except LabelConfidenceError as exc:
+                self.add_error("label_confidences", str(exc))
+                return cleaned
+            entries = [(label, value, line, None) for label, value, line in parsed]
+        mapping, errors = check_label_confidences(entries, base, self.labels)
+        for error in errors:
+            if error.row is not None:
+                self.row_errors.setdefault(error.row, []).append(error.message)
+            self.add_error("label_confidences", str(error))
+        cleaned["label_confidences"] = mapping
+        return cleaned
+
+
+# ---------------------------------------------------------------- step 3: inference parameters
+
+
+def _range_help(low, high, default) -> str:
+    return _("Default %(default)s; allowed %(low)s – %(high)s.") % {
+        "default": default,
+        "low": low,
+        "high": high,
+    }
+
+
+class InferenceParametersForm(forms.Form):
+    """Step 3: device, batch size, image size and the two IoU thresholds."""
+
+    device = forms.ChoiceField(label=gettext_lazy("Device"))
+    batch_size = forms.IntegerField(
+        label=gettext_lazy("Batch size"),
+        min_value=BATCH_SIZE_RANGE[0],
+        max_value=BATCH_SIZE_RANGE[1],
+        initial=DEFAULT_BATCH_SIZE,
+    )
+    image_size = forms.IntegerField(
+        label=gettext_lazy("Image size"),
+        min_value=IMAGE_SIZE_RANGE[0],
+        max_value=IMAGE_SIZE_RANGE[1],
+    )
+    iou_threshold = forms.FloatField(
+        label=gettext_lazy("IoU threshold"), max_value=1, initial=DEFAULT_IOU_THRESHOLD
+    )
+    low_overlap_threshold = forms.FloatField(
+        label=gettext_lazy("Low-overlap threshold"),
+        max_value=1,
+        initial=DEFAULT_LOW_OVERLAP_THRESHOLD,
+    )
+    submission_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, model: DetectionModel | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["device"].choices = devices.device_choices()
+        self.fields["device"].error_messages["invalid_choice"] = _(
+            "The device “%(value)s” is no longer available; choose another one."
+        )
+        default_size = model.input_size if model is not None else 640
+        self.fields["image_size"].initial = default_size
+        self.fields["batch_size"].help_text = _range_help(*BATCH_SIZE_RANGE, DEFAULT_BATCH_SIZE)
+        self.fields["image_size"].help_text = _range_help(*IMAGE_SIZE_RANGE, default_size)
+        self.fields["iou_threshold"].help_text = _(
+            "Default %(default)s; allowed above 0, up to 1."
+        ) % {"default": DEFAULT_IOU_THRESHOLD}
+        self.fields["low_overlap_threshold"].help_text = _(
+            "Default %(default)s; allowed from the IoU threshold up to 1."
+        ) % {"default": DEFAULT_LOW_OVERLAP_THRESHOLD}
+        self.fields["device"].help_text = _(
+            "“Any GPU” lets the scheduler choose; a named GPU must be live when the run starts."
+        )
+        for name in ("batch_size", "image_size"):
+            low, high = self.fields[name].min_value, self.fields[name].max_value
+            message = _("Enter a whole number from %(low)s to %(high)s.") % {
+                "low": low,
+                "high": high,
+            }
+            for key in ("invalid", "min_value", "max_value"):
+                self.fields[name].error_messages[key] = message
+        for name in ("iou_threshold", "low_overlap_threshold"):
+            self.fields[name].error_messages["invalid"] = _("Enter a number between 0 and 1.")
+            self.fields[name].error_messages["max_value"] = _("Must be at most 1.")
+
+    def clean_device(self) -> str:
+        device = self.cleaned_data["device"]
+        if not devices.is_device_available(device):
+            raise forms.ValidationError(
+                _("The device “%(value)s” is no longer available; choose another one.")
+                % {"value": device}
+            )
+        return device
+
+    def clean_iou_threshold(self) -> float:
+        value = self.cleaned_data["iou_threshold"]
+        if value <= 0:
+            raise forms.ValidationError(_("The IoU threshold must be above 0 and at most 1."))
+        return value
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        iou, low = cleaned.get("iou_threshold"), cleaned.get("low_overlap_threshold")
+        if low is not None and low <= 0:
+            self.add_error("low_overlap_threshold", _("Must be above 0 and at most 1."))
+        elif iou is not None and low is not None and low < iou:
+            self.add_error(
+                "low_overlap_threshold",
+                _("The low-overlap threshold must be at least the IoU threshold (%(iou)s).")
+                % {"iou": iou},
+            )
+        return cleaned
+
+
+# ---------------------------------------------------------------- all steps at once
+
+
+def _errors_of(form: forms.Form) -> dict[str, list[str]]:
+    return {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+
+
+def validate_run_settings(data: dict, user) -> tuple[dict | None, dict[str, list[str]]]:
+    """Run the three steps' forms on one flat dict: (cleaned values, {}) or (None, errors)."""
+    data = dict(data)
+    confidences = data.get("label_confidences")
+    if isinstance(confidences, Mapping):
+        data["label_confidences"] = json.dumps(dict(confidences), ensure_ascii=False)
+    data.setdefault("tab", "source")
+    for name, value in (
+        ("batch_size", DEFAULT_BATCH_SIZE),
+        ("iou_threshold", DEFAULT_IOU_THRESHOLD),
+        ("low_overlap_threshold", DEFAULT_LOW_OVERLAP_THRESHOLD),
+        ("base_confidence", DEFAULT_BASE_CONFIDENCE),
+    ):
+        if data.get(name) in (None, ""):
+            data[name] = value
+
+    step1 = DatasetModelForm(data, user=user)
+    model = project = None
+    if step1.is_valid():
+        model, project = step1.cleaned_data["model"], step1.cleaned_data["project"]
+    if data.get("image_size") in (None, "") and model is not None:
+        data["image_size"] = model.input_size
+    labels = run_labels(model, project) if model and project else None
+    step2 = ConfidenceForm(data, labels=labels)
+    step3 = InferenceParametersForm(data, model=model)
+    forms_ = (step1, step2, step3)
+    if not all([form.is_valid() for form in forms_]):
+        errors: dict[str, list[str]] = {}
+        for form in forms_:
+            for field, messages in _errors_of(form).items():
+                errors.setdefault(field, []).extend(messages)
+        return None, errors
+    cleaned: dict = {}
+    for form in forms_:
+        cleaned.update(form.cleaned_data)
+    cleaned.pop("tab", None)
+    cleaned.pop("submission_token", None)
+    return cleaned, {}
