@@ -1,5 +1,6 @@
 """Settings for the model validation portal, all read from the environment."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -96,6 +97,9 @@ else:
             "OPTIONS": dict(_SQLITE_OPTIONS),
         }
     }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory: tests start real worker processes that must see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6390/0")

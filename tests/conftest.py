@@ -75,3 +75,54 @@ def redis_server() -> Iterator[str]:
     proc.terminate()
     proc.wait(10)
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database this test session uses, for worker processes it starts."""
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    if cfg["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{cfg['NAME']}"
+    auth = cfg["USER"] + (f":{cfg['PASSWORD']}" if cfg["PASSWORD"] else "")
+    return f"postgres://{auth}@{cfg['HOST'] or 'localhost'}:{cfg['PORT'] or 5432}/{cfg['NAME']}"
+
+
+@pytest.fixture
+def worker_env(redis_server, settings, tmp_path) -> dict[str, str]:
+    """Environment for real worker processes: this test's Redis, database and media folder."""
+    import os
+
+    settings.REDIS_URL = redis_server
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=redis_server,
+        DATABASE_URL=database_url_for_subprocess(),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PORTAL_WORKER_HOST="test-host",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def flush_redis(redis_server) -> Iterator[None]:
+    import redis
+
+    conn = redis.Redis.from_url(redis_server)
+    conn.flushall()
+    yield
+    conn.flushall()
+
+
+def run_burst_worker(env: dict[str, str], device: str = "cpu", timeout: float = 300) -> str:
+    """Run `inference_worker --burst` in a real process until its queues are empty."""
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "inference_worker", "--device", device, "--burst"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    return output

@@ -11,18 +11,20 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from validation import engine, evaluation
 from validation import predictions as stored
-from validation.models import DetectionModel, InferenceRun
+from validation.models import DetectionModel, InferenceRun, RunShard
 
 log = logging.getLogger(__name__)
 Status = InferenceRun.Status
 STALE_AFTER = timedelta(seconds=60)
 QUEUED_GRACE = timedelta(seconds=30)
+PROGRESS_INTERVAL = 1.0  # seconds between progress writes and cancel-flag reads
 
 
 def worker_device() -> str:
@@ -74,33 +76,52 @@ class _RunHeartbeat:
 class _Progress:
     """Writes progress at most once a second and reads the cancel flag as often."""
 
-    def __init__(self, run_id: int, offset: int = 0, total: int | None = None) -> None:
-        self.run_id, self.offset, self.total = run_id, offset, total
+    def __init__(self, run_id: int, shard_id: int | None = None) -> None:
+        self.run_id, self.shard_id = run_id, shard_id
         self.started = time.monotonic()
         self._last_write = 0.0
         self._last_check = 0.0
-        self._cancelled = False
+        self._stop = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
-        if now - self._last_write < 1.0 and done < total:
+        if now - self._last_write < PROGRESS_INTERVAL and done < total:
             return
         self._last_write = now
         rate = done / max(now - self.started, 1e-6)
-        left = (total - done) / rate if rate > 0 else None
+        if self.shard_id is None:
+            done_all, total_all = done, total
+        else:
+            RunShard.objects.filter(pk=self.shard_id).update(images_done=done)
+            done_all = RunShard.objects.filter(run_id=self.run_id).aggregate(
+                n=Sum("images_done"))["n"] or 0
+            total_all = InferenceRun.objects.values_list("images_total", flat=True).get(
+                pk=self.run_id)
+        left = (total_all - done_all) / rate if rate > 0 else None
         InferenceRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
-            images_done=self.offset + done, images_per_second=rate, seconds_left=left,
+            images_done=min(done_all, total_all), images_per_second=rate, seconds_left=left,
             heartbeat_at=timezone.now(),
         )
 
     def should_stop(self) -> bool:
+        """True once the user cancelled, or the run ended elsewhere (another shard failed)."""
         now = time.monotonic()
-        if now - self._last_check >= 1.0:
+        if now - self._last_check >= PROGRESS_INTERVAL:
             self._last_check = now
-            self._cancelled = InferenceRun.objects.filter(
-                pk=self.run_id, cancel_requested=True
+            self._stop = not InferenceRun.objects.filter(
+                pk=self.run_id, status=Status.RUNNING, cancel_requested=False
             ).exists()
-        return self._cancelled
+        return self._stop
+
+
+def _stored_probe(model: DetectionModel) -> engine.ProbeResult | None:
+    if "output_format" not in model.probe_info:
+        return None
+    return engine.ProbeResult.from_dict(model.probe_info)
+
+
+def _worker_name() -> str:
+    return f"{os.environ.get('PORTAL_WORKER_HOST', '')}/{worker_device()}".lstrip("/")
 
 
 def _claim(run_id: int) -> InferenceRun | None:
@@ -110,8 +131,7 @@ def _claim(run_id: int) -> InferenceRun | None:
         pk=run_id, status__in=[Status.QUEUED, Status.RUNNING], cancel_requested=False
     ).update(
         status=Status.RUNNING, started_at=now, heartbeat_at=now, images_done=0,
-        worker_device=f"{os.environ.get('PORTAL_WORKER_HOST', '')}/{worker_device()}".lstrip("/"),
-        error_message="",
+        worker_device=_worker_name(), error_message="",
     )
     if not claimed:
         return None
@@ -128,21 +148,20 @@ def fail_run(run_id: int, message: str) -> bool:
     )
 
 
-def run_inference_job(run_id: int) -> dict:
-    """Run the model over the project's validation images, evaluate, commit in one go."""
-    close_old_connections()
-    run = _claim(run_id)
-    if run is None:
-        return {"run": run_id, "skipped": True}
-    started = time.perf_counter()
+def _mark_cancelled(run_id: int) -> None:
+    InferenceRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
+        status=Status.CANCELLED, finished_at=timezone.now(), seconds_left=None,
+        error_message=_("Cancelled by the user."),
+    )
+
+
+def _guarded(run_id: int, work) -> dict:
+    """Run the work with a heartbeat; every way it can end leaves the run in a clear state."""
     try:
         with _RunHeartbeat(run_id):
-            return _execute(run, started)
+            return work()
     except engine.Cancelled:
-        InferenceRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            status=Status.CANCELLED, finished_at=timezone.now(), seconds_left=None,
-            error_message=_("Cancelled by the user."),
-        )
+        _mark_cancelled(run_id)
         return {"run": run_id, "cancelled": True}
     except engine.EngineError as exc:
         fail_run(run_id, str(exc))
@@ -150,6 +169,23 @@ def run_inference_job(run_id: int) -> dict:
     except Exception as exc:
         fail_run(run_id, _describe_failure(exc))
         raise
+
+
+def run_inference_job(run_id: int) -> dict:
+    """Run the model over the project's validation images, evaluate, commit in one go."""
+    close_old_connections()
+    run = _claim(run_id)
+    if run is None:
+        return {"run": run_id, "skipped": True}
+    started = time.perf_counter()
+
+    def work() -> dict:
+        images = _run_images(run)
+        InferenceRun.objects.filter(pk=run.pk).update(images_total=len(images))
+        preds, timing, skipped = _infer(run, images, _Progress(run.pk))
+        return _finish(run, preds, timing, skipped, started)
+
+    return _guarded(run_id, work)
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -161,18 +197,19 @@ def _describe_failure(exc: BaseException) -> str:
     return _("Unexpected error: %(name)s: %(error)s") % {"name": name, "error": exc}
 
 
-def _execute(run: InferenceRun, started: float) -> dict:
-    images = list(
-        run.project.validation_images().order_by("id").values_list("id", "file", "name")
-    )
-    InferenceRun.objects.filter(pk=run.pk).update(images_total=len(images))
-    progress = _Progress(run.pk)
+def _run_images(run: InferenceRun) -> list[tuple[int, str, str]]:
+    """(id, stored file, name) of the validation images, in the run's fixed order."""
+    return list(run.project.validation_images().order_by("id").values_list("id", "file", "name"))
+
+
+def _infer(run: InferenceRun, images, progress: _Progress):
     result = engine.run_inference(
         model_spec(run.model),
         [(str(Path(settings.MEDIA_ROOT) / f), name) for _id, f, name in images],
         device=worker_device(),
         batch_size=run.batch_size,
         image_size=run.image_size,
+        probe=_stored_probe(run.model),
         score_floor=run.score_floor,
         on_progress=progress,
         should_stop=progress.should_stop,
@@ -183,32 +220,86 @@ def _execute(run: InferenceRun, started: float) -> dict:
         image_ids=image_ids, offsets=result.offsets, boxes=result.boxes, scores=result.scores,
         labels=result.labels, skipped_ids=skipped_ids,
     )
-    t0 = time.perf_counter()
-    rel = stored.save(run.pk, preds)
-    labels = evaluation.run_axis_labels(run)
-    gt = evaluation.load_ground_truth(preds, labels)
-    outcome = evaluation.evaluate_predictions(
-        preds, gt, labels, evaluation.Thresholds.of_run(run)
-    )
-    t1 = time.perf_counter()
     timing = {
         "load": result.timing.get("load", 0.0),
         "preprocess": result.timing.get("preprocess", 0.0),
         "model": result.timing.get("model", 0.0) + result.timing.get("postprocess", 0.0),
-        "match": t1 - t0,
     }
     skipped = [{"name": name, "reason": reason} for _i, name, reason in result.skipped]
-    evaluation.store_evaluation(
-        run, outcome, predictions_file=rel, skipped_images=skipped,
-        images_done=len(images), seconds_left=None,
-    )
-    t2 = time.perf_counter()
-    timing["save"] = t2 - t1
-    timing["total"] = t2 - started
-    finished = InferenceRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
-        status=Status.COMPLETED, finished_at=timezone.now(), timing=timing
-    )
+    return preds, timing, skipped
+
+
+def _finish(run: InferenceRun, preds, timing: dict, skipped: list, started: float) -> dict:
+    """Store the predictions, evaluate them, and commit everything in one transaction."""
+    t0 = time.perf_counter()
+    rel = stored.save(run.pk, preds)
+    labels = evaluation.run_axis_labels(run)
+    gt = evaluation.load_ground_truth(preds, labels)
+    outcome = evaluation.evaluate_predictions(preds, gt, labels, evaluation.Thresholds.of_run(run))
+    t1 = time.perf_counter()
+    timing = {**timing, "match": t1 - t0}
+    with transaction.atomic():
+        evaluation.store_evaluation(
+            run, outcome, predictions_file=rel, skipped_images=skipped,
+            images_done=preds.image_ids.size, seconds_left=None,
+        )
+        timing["save"] = time.perf_counter() - t1
+        timing["total"] = time.perf_counter() - started
+        finished = InferenceRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+            status=Status.COMPLETED, finished_at=timezone.now(), timing=timing
+        )
+        if not finished:  # cancelled or failed meanwhile: keep nothing of this attempt
+            transaction.set_rollback(True)
     return {"run": run.pk, "completed": bool(finished), "predictions": preds.count}
+
+
+def run_shard_job(run_id: int, index: int) -> dict:
+    """Run one slice of a large run; the last slice to finish merges and evaluates them all."""
+    close_old_connections()
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = RunShard.objects.filter(
+            run_id=run_id, index=index, status__in=[Status.QUEUED, Status.RUNNING],
+            run__status__in=InferenceRun.ACTIVE_STATUSES, run__cancel_requested=False,
+        ).update(status=Status.RUNNING, worker_device=_worker_name(), images_done=0)
+        if not claimed:
+            return {"run": run_id, "shard": index, "skipped": True}
+        InferenceRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+            status=Status.RUNNING, started_at=now, heartbeat_at=now, worker_device=_("shared"),
+        )
+    run = InferenceRun.objects.select_related("model", "project").get(pk=run_id)
+    shard = RunShard.objects.get(run_id=run_id, index=index)
+
+    def work() -> dict:
+        images = _run_images(run)[shard.first : shard.first + shard.count]
+        preds, timing, skipped = _infer(run, images, _Progress(run_id, shard.pk))
+        rel = stored.save(run_id, preds, name=f"shard-{index}.npz")
+        with transaction.atomic():
+            InferenceRun.objects.select_for_update().filter(pk=run_id).first()
+            RunShard.objects.filter(pk=shard.pk).update(
+                status=Status.COMPLETED, predictions_file=rel, timing=timing,
+                skipped_images=skipped, images_done=shard.count,
+            )
+            remaining = RunShard.objects.filter(run_id=run_id).exclude(
+                status=Status.COMPLETED).count()
+        if remaining:
+            return {"run": run_id, "shard": index, "completed": True}
+        return _merge(run)
+
+    return _guarded(run_id, work)
+
+
+def _merge(run: InferenceRun) -> dict:
+    """Concatenate the shards in order, add up their timings, then finish as one run."""
+    shards = list(RunShard.objects.filter(run=run).order_by("index"))
+    preds = stored.concatenate([stored.load(s.predictions_file) for s in shards])
+    timing: dict[str, float] = {}
+    for shard in shards:
+        for key, value in shard.timing.items():
+            timing[key] = timing.get(key, 0.0) + value
+    skipped = [item for shard in shards for item in shard.skipped_images]
+    started = time.perf_counter() - (timezone.now() - run.started_at).total_seconds()
+    return _finish(run, preds, timing, skipped, started)
 
 
 def probe_model_job(model_id: int) -> dict:
@@ -229,7 +320,7 @@ def probe_model_job(model_id: int) -> dict:
             probe_status=DetectionModel.ProbeStatus.FAILED, probe_message=message
         )
         return {"model": model_id, "passed": False, "message": message}
-    info = probe.as_dict() if hasattr(probe, "as_dict") else dict(vars(probe))
+    info = {**model.probe_info, **probe.as_dict()}
     DetectionModel.objects.filter(pk=model_id).update(
         probe_status=DetectionModel.ProbeStatus.PASSED,
         probe_message=probe.message,
@@ -258,7 +349,9 @@ def reconcile_runs(now=None) -> list[int]:
     connection = redis_connection()
     for run in InferenceRun.objects.filter(
         status=Status.QUEUED, created_at__lt=now - QUEUED_GRACE
-    ):
+    ).prefetch_related("shards"):
+        if run.shards.all():
+            continue  # shard jobs are re-queued by enqueue_run when a shard is lost below
         try:
             job = Job.fetch(run_job_id(run.pk), connection=connection)
         except NoSuchJobError:

@@ -281,3 +281,31 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} r{self.row} c{self.col}"
+
+
+class RunShard(models.Model):
+    """A slice of a large run's images, run by any worker of the run's queue, merged at the end."""
+
+    run = models.ForeignKey(InferenceRun, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveIntegerField()
+    first = models.PositiveIntegerField(help_text=_("position of its first image in the run"))
+    count = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=20, choices=InferenceRun.Status.choices, default=InferenceRun.Status.QUEUED
+    )
+    images_done = models.PositiveIntegerField(default=0)
+    worker_device = models.CharField(max_length=200, blank=True)
+    predictions_file = models.CharField(max_length=500, blank=True)
+    timing = models.JSONField(default=dict, blank=True)
+    skipped_images = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="shard_unique_index"),
+            models.CheckConstraint(condition=Q(images_done__lte=F("count")),
+                                   name="shard_progress_bounded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} shard {self.index}"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import redis
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from validation import evaluation
-from validation.models import InferenceRun, LabelConfidence
+from validation.models import InferenceRun, LabelConfidence, RunShard
 from validation.queueing import queue_for_device, redis_connection, run_job_id
 
 
@@ -28,20 +29,35 @@ def _check_queue() -> redis.Redis:
     return connection
 
 
-def enqueue_run(run: InferenceRun, connection: redis.Redis | None = None) -> None:
-    """Put the run's job on its device's queue; the job id is derived from the run id."""
-    from django.conf import settings
-
-    queue = queue_for_device(run.device, connection)
-    queue.enqueue(
-        "validation.jobs.run_inference_job",
-        run.pk,
-        job_id=run_job_id(run.pk),
-        job_timeout=settings.INFERENCE_JOB_TIMEOUT,
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"validation run {run.pk}",
+def plan_shards(run: InferenceRun, shard_size: int) -> list[RunShard]:
+    """Split a run's images into consecutive slices of at most shard_size."""
+    total = run.images_total
+    return RunShard.objects.bulk_create(
+        RunShard(run=run, index=k, first=first, count=min(shard_size, total - first))
+        for k, first in enumerate(range(0, total, shard_size))
     )
+
+
+def shardable(device: str, images: int) -> bool:
+    """Large runs on a shared queue are split so that several workers share them."""
+    return device in ("cpu", "any-gpu") and images > settings.INFERENCE_SHARD_SIZE
+
+
+def enqueue_run(run: InferenceRun, connection: redis.Redis | None = None) -> None:
+    """Put the run's job (or its queued shards' jobs) on its device's queue; ids follow the run."""
+    queue = queue_for_device(run.device, connection)
+    options = dict(job_timeout=settings.INFERENCE_JOB_TIMEOUT, result_ttl=3600,
+                   failure_ttl=7 * 24 * 3600)
+    shards = list(run.shards.filter(status=InferenceRun.Status.QUEUED).values_list(
+        "index", flat=True))
+    if not shards:
+        queue.enqueue("validation.jobs.run_inference_job", run.pk, job_id=run_job_id(run.pk),
+                      description=f"validation run {run.pk}", **options)
+        return
+    for index in shards:
+        queue.enqueue("validation.jobs.run_shard_job", run.pk, index,
+                      job_id=f"{run_job_id(run.pk)}-shard-{index}",
+                      description=f"validation run {run.pk}, shard {index}", **options)
 
 
 def start_run(
@@ -64,6 +80,8 @@ def start_run(
                 iou_threshold=iou_threshold, low_overlap_threshold=low_overlap_threshold,
                 images_total=project.validation_images().count(),
             )
+            if shardable(device, run.images_total):
+                plan_shards(run, settings.INFERENCE_SHARD_SIZE)
             LabelConfidence.objects.bulk_create(
                 LabelConfidence(run=run, label_name=name, confidence=value,
                                 base_confidence=base_confidence)

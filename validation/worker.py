@@ -27,8 +27,10 @@ def queue_names(host: str, device: str) -> list[str]:
 
 
 def _run_id(job_id: str) -> int | None:
-    if job_id.startswith("run-") and job_id[4:].isdigit():
-        return int(job_id[4:])
+    """The run a job belongs to: "run-12" and "run-12-shard-3" are both run 12."""
+    head = job_id.split("-shard-")[0]
+    if head.startswith("run-") and head[4:].isdigit():
+        return int(head[4:])
     return None
 
 

@@ -1,0 +1,208 @@
+"""A run goes through a real RQ worker process on a real Redis, and matches the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import metrics_rs
+import numpy as np
+import pytest
+from django.conf import settings as django_settings
+
+from tests.conftest import run_burst_worker
+from validation import engine, evaluation
+from validation import predictions as stored
+from validation.jobs import model_spec, reconcile_runs, run_inference_job
+from validation.models import InferenceRun, Instance
+from validation.runs import QueueUnavailable, cancel_run, reevaluate_run, start_run
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def _start(model, project, user, **overrides) -> InferenceRun:
+    values = dict(
+        user=user, model=model, project=project, base_confidence=0.3,
+        label_confidences={"dent": 0.5}, device="cpu", batch_size=4, image_size=64,
+        iou_threshold=0.3, low_overlap_threshold=0.5,
+    )
+    values.update(overrides)
+    return start_run(**values)
+
+
+def test_run_completes_through_a_burst_worker_and_matches_the_engine(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    run = _start(tiny_model, validation_project, owner)
+    run_burst_worker(worker_env)
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.COMPLETED, run.error_message
+    assert run.images_done == run.images_total == 12
+    assert set(run.timing) >= {"load", "preprocess", "model", "match", "save", "total"}
+
+    images = list(validation_project.validation_images().order_by("id"))
+    direct = engine.run_inference(
+        model_spec(tiny_model),
+        [(str(Path(django_settings.MEDIA_ROOT) / i.file.name), i.name) for i in images],
+        device="cpu", batch_size=4, image_size=64,
+    )
+    saved = stored.load(run.predictions_file.name)
+    np.testing.assert_array_equal(saved.offsets, direct.offsets)
+    np.testing.assert_allclose(saved.boxes, direct.boxes)
+    np.testing.assert_allclose(saved.scores, direct.scores)
+    np.testing.assert_array_equal(saved.labels, direct.labels)
+
+    labels = evaluation.run_axis_labels(run)
+    assert labels == ["划痕", "dent", "stain", "crack"]
+    gt = evaluation.load_ground_truth(saved, labels)
+    ev = metrics_rs.evaluate(
+        gt.boxes, gt.labels, gt.offsets, saved.boxes, saved.labels, saved.scores, saved.offsets,
+        num_labels=4, label_thresholds=np.array([0.3, 0.5, 0.3, 0.3]),
+        iou_threshold=0.3, low_overlap_threshold=0.5,
+    )
+    assert run.matrix == np.asarray(ev.matrix).tolist()
+    assert Instance.objects.filter(run=run).count() == int(np.asarray(ev.matrix).sum())
+    for row, cells in enumerate(run.matrix):
+        for col, count in enumerate(cells):
+            assert Instance.objects.filter(run=run, row=row, col=col).count() == count
+
+
+def test_redis_down_at_submit_says_so_and_creates_nothing(
+    settings, tiny_model, validation_project, owner
+):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with pytest.raises(QueueUnavailable, match="cannot be reached"):
+        _start(tiny_model, validation_project, owner)
+    assert InferenceRun.objects.count() == 0
+
+
+def test_the_same_submission_token_starts_one_run(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    first = _start(tiny_model, validation_project, owner, submission_token="tok-1")
+    second = _start(tiny_model, validation_project, owner, submission_token="tok-1")
+    assert first.pk == second.pk
+    assert InferenceRun.objects.count() == 1
+
+
+def test_a_job_run_twice_replaces_its_results(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    run = _start(tiny_model, validation_project, owner)
+    run_inference_job(run.pk)
+    first = Instance.objects.filter(run=run).count()
+    InferenceRun.objects.filter(pk=run.pk).update(status=InferenceRun.Status.QUEUED)
+    run_inference_job(run.pk)
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.COMPLETED
+    assert Instance.objects.filter(run=run).count() == first > 0
+
+
+def test_a_completed_run_stays_completed_when_its_job_runs_again(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    run = _start(tiny_model, validation_project, owner)
+    run_inference_job(run.pk)
+    result = run_inference_job(run.pk)
+    assert result["skipped"] is True
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.COMPLETED
+
+
+def test_corrupt_and_missing_images_are_skipped_by_name(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    images = list(validation_project.validation_images().order_by("id"))
+    Path(django_settings.MEDIA_ROOT, images[0].file.name).write_bytes(b"not an image at all")
+    Path(django_settings.MEDIA_ROOT, images[1].file.name).unlink()
+    run = _start(tiny_model, validation_project, owner)
+    run_burst_worker(worker_env)
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.COMPLETED, run.error_message
+    names = {item["name"] for item in run.skipped_images}
+    assert names == {images[0].name, images[1].name}
+    assert all(item["reason"] for item in run.skipped_images)
+    assert not Instance.objects.filter(run=run, image__in=images[:2]).exists()
+
+
+def test_a_model_with_the_wrong_output_fails_with_what_was_expected(
+    worker_env, flush_redis, wrong_model, validation_project, owner
+):
+    run = _start(wrong_model, validation_project, owner)
+    run_burst_worker(worker_env)
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.FAILED
+    assert "expected" in run.error_message.lower()
+    assert not Instance.objects.filter(run=run).exists()
+
+
+def test_cancel_of_a_queued_run_is_immediate_and_the_job_does_nothing(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    run = _start(tiny_model, validation_project, owner)
+    cancel_run(run)
+    assert run.status == InferenceRun.Status.CANCELLED
+    run_burst_worker(worker_env)
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.CANCELLED
+    assert not Instance.objects.filter(run=run).exists()
+
+
+def test_cancel_of_a_running_run_stops_between_batches(
+    worker_env, flush_redis, tiny_model, validation_project, owner, monkeypatch
+):
+    import validation.jobs as jobs
+
+    run = _start(tiny_model, validation_project, owner, batch_size=1)
+    monkeypatch.setattr(jobs, "PROGRESS_INTERVAL", 0.0)
+    batches = []
+    original = jobs._Progress.__call__
+
+    def progress_then_cancel(self, done, total):
+        batches.append(done)
+        original(self, done, total)
+        if len(batches) == 2:  # the user presses cancel while the third image is decoding
+            cancel_run(InferenceRun.objects.get(pk=run.pk))
+
+    monkeypatch.setattr(jobs._Progress, "__call__", progress_then_cancel)
+    result = run_inference_job(run.pk)
+    run.refresh_from_db()
+    assert result.get("cancelled") is True
+    assert run.status == InferenceRun.Status.CANCELLED
+    assert len(batches) < 12
+    assert not Instance.objects.filter(run=run).exists()
+
+
+def test_reconciler_fails_a_run_whose_worker_stopped_beating(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = _start(tiny_model, validation_project, owner)
+    InferenceRun.objects.filter(pk=run.pk).update(
+        status=InferenceRun.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=3)
+    )
+    assert reconcile_runs() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.FAILED
+    assert "Worker lost" in run.error_message
+
+
+def test_reevaluate_after_fixing_an_annotation_changes_exactly_that_instance(
+    worker_env, flush_redis, tiny_model, validation_project, owner
+):
+    run = _start(tiny_model, validation_project, owner, iou_threshold=0.05,
+                 low_overlap_threshold=0.05, label_confidences={})
+    run_inference_job(run.pk)
+    run.refresh_from_db()
+    missed = Instance.objects.filter(run=run, kind=Instance.Kind.MISSED).first()
+    assert missed is not None
+    missed.annotation.delete()
+    change = reevaluate_run(run)
+    run.refresh_from_db()
+    n = len(run.labels)
+    assert (n, missed.col, 1 + run.matrix[n][missed.col], run.matrix[n][missed.col]) in [
+        tuple(c) for c in change["changed_cells"]
+    ]
+    assert len(change["changed_cells"]) == 1
