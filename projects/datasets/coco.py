@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from projects.datasets.draft import MAX_LABEL_LENGTH, Draft, DraftBox, DraftImage, fmt
 from projects.datasets.images import is_image_name
@@ -258,9 +259,12 @@ class _CocoReader:
         if crowd:
             self.report.warn(
                 self.where,
-                _(
+                ngettext(
+                    "%(count)d annotation has iscrowd set; it is ignored and it is imported as an "
+                    "ordinary box",
                     "%(count)d annotations have iscrowd set; it is ignored and they are imported "
-                    "as ordinary boxes"
+                    "as ordinary boxes",
+                    len(crowd),
                 )
                 % {"count": len(crowd)},
                 field=crowd[0],
@@ -344,6 +348,10 @@ class _CocoReader:
         if unlisted:
             self.report.warn(
                 display(self.root, unlisted[0]),
-                _("%(count)d image files are not listed in %(json)s and are not imported")
+                ngettext(
+                    "%(count)d image file is not listed in %(json)s and is not imported",
+                    "%(count)d image files are not listed in %(json)s and are not imported",
+                    len(unlisted),
+                )
                 % {"count": len(unlisted), "json": self.where},
             )

@@ -6,6 +6,7 @@ import math
 from pathlib import Path, PurePosixPath
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from projects.datasets.draft import Draft, DraftBox, DraftImage
 from projects.datasets.images import is_image_name
@@ -35,7 +36,11 @@ def parse_yolo(root: Path, report: ImportReport) -> Draft | None:
     if split and skipped:
         report.warn(
             display(root, skipped[0]),
-            _("%(count)d files in images/ are not images (by their extension) and are skipped")
+            ngettext(
+                "%(count)d file in images/ is not an image (by its extension) and is skipped",
+                "%(count)d files in images/ are not images (by their extension) and are skipped",
+                len(skipped),
+            )
             % {"count": len(skipped)},
         )
     drafts, claimed = _read_images(root, image_root, images, split, len(labels), report)
@@ -107,7 +112,12 @@ def _warn_orphans(root: Path, claimed: set[Path], report: ImportReport) -> None:
     if orphans:
         report.warn(
             display(root, orphans[0]),
-            _("%(count)d label files have no image and are skipped") % {"count": len(orphans)},
+            ngettext(
+                "%(count)d label file has no image and is skipped",
+                "%(count)d label files have no image and are skipped",
+                len(orphans),
+            )
+            % {"count": len(orphans)},
         )
 
 

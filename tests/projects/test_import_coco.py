@@ -217,7 +217,7 @@ def test_unlisted_image_files_are_skipped_with_a_warning(project, make_coco):
 
     assert report.imported
     assert messages_at(report.warnings, "images/extra.jpg") == [
-        "1 image files are not listed in annotations.json and are not imported"
+        "1 image file is not listed in annotations.json and is not imported"
     ]
     assert not Image.objects.filter(name="extra.jpg").exists()
 

@@ -177,7 +177,7 @@ def test_label_file_without_image_is_skipped_with_a_warning(project, make_yolo):
 
     assert report.imported
     assert messages_at(report.warnings, "labels/gone.txt") == [
-        "1 label files have no image and are skipped"
+        "1 label file has no image and is skipped"
     ]
     assert Annotation.objects.count() == 0
 

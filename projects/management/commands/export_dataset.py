@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from projects.datasets import copy_images, export_coco
 from projects.models import Project, Task
@@ -53,5 +54,7 @@ class Command(BaseCommand):
             "annotations": len(data["annotations"]),
         }
         if copied:
-            summary += " " + _("Copied %(count)d image files.") % {"count": copied}
+            summary += " " + ngettext(
+                "Copied %(count)d image file.", "Copied %(count)d image files.", copied
+            ) % {"count": copied}
         (self.stderr if options["out"] == "-" else self.stdout).write(summary)
