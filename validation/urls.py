@@ -1,4 +1,35 @@
-from django.urls import path  # noqa: F401
+"""URLs of the validation pages: the run list, the wizard, a run's details and drill-down."""
+
+from django.urls import path
+
+from validation.views import crops, instances, model_library, run_detail, runs_list, wizard
 
 app_name = "validation"
-urlpatterns: list = []
+urlpatterns = [
+    path("", runs_list.run_list, name="run-list"),
+    path("models/", model_library.model_library, name="model-library"),
+    path("runs/new/", wizard.wizard_start, name="wizard-start"),
+    path("runs/new/1/", wizard.wizard_step1, name="wizard-step1"),
+    path("runs/new/2/", wizard.wizard_step2, name="wizard-step2"),
+    path("runs/new/3/", wizard.wizard_step3, name="wizard-step3"),
+    path("runs/new/models/", wizard.wizard_models, name="wizard-models"),
+    path("runs/new/project/", wizard.wizard_project_summary, name="wizard-project-summary"),
+    path("runs/<int:pk>/", run_detail.run_detail, name="run-detail"),
+    path("runs/<int:pk>/progress/", run_detail.run_progress, name="run-progress"),
+    path("runs/<int:pk>/categories/", run_detail.run_categories, name="run-categories"),
+    path("runs/<int:pk>/cancel/", run_detail.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/reevaluate/", run_detail.run_reevaluate, name="run-reevaluate"),
+    path("runs/<int:pk>/cells/<int:row>-<int:col>/", instances.run_cell, name="run-cell"),
+    path("runs/<int:pk>/selection/", instances.instance_selection, name="instance-selection"),
+    path(
+        "runs/<int:pk>/instances/<int:instance_pk>/crop.png",
+        crops.instance_crop,
+        name="instance-crop",
+    ),
+    path("runs/<int:pk>/images/<int:image_pk>/", instances.image_view, name="image-view"),
+    path(
+        "runs/<int:pk>/images/<int:image_pk>/predictions.json",
+        instances.image_predictions_json,
+        name="image-predictions",
+    ),
+]

@@ -64,7 +64,7 @@ def _model_row(path: Path, name: str, settings, **fields) -> DetectionModel:
     shutil.copyfile(path, dest)
     return DetectionModel.objects.create(
         process=process, name=name, file=f"models/{path.name}", format="export",
-        label_names=LABELS, input_size=64, resize_mode="letterbox", output_format="auto",
+        label_names=LABELS, input_size=64, resize_mode="letterbox", output_format="nx6",
         **fields,
     )
 

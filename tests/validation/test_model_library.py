@@ -1,0 +1,86 @@
+"""The models page: listing, upload with a clear refusal, and the probe by a real worker."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.conftest import run_burst_worker
+from tests.jobs.tiny_models import BrightSpotDetector, export
+from validation.models import DetectionModel, Process
+
+URL = "/models/"
+
+
+@pytest.fixture
+def process(db) -> Process:
+    return Process.objects.create(name="welding")
+
+
+def _form(process, name, filename, content, labels="a,b,c"):
+    return {
+        "process": process.pk, "name": name, "labels": labels, "input_size": 64,
+        "resize_mode": "letterbox", "channel_order": "RGB", "normalisation": "unit",
+        "output_format": "nx6", "file": SimpleUploadedFile(filename, content),
+    }
+
+
+def test_every_logged_in_user_sees_the_models(client, outsider, process):
+    DetectionModel.objects.create(process=process, name="m1", file="models/x.pt2",
+                                  format="export", label_names=["划痕"])
+    client.force_login(outsider)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "m1" in response.text and "划痕" in response.text
+
+
+def test_anonymous_is_sent_to_login(client, db):
+    response = client.get(URL)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_wrong_method_is_refused(client, owner):
+    client.force_login(owner)
+    assert client.put(URL).status_code == 405
+
+
+def test_an_unsupported_file_type_is_refused_next_to_the_field(client, owner, process):
+    client.force_login(owner)
+    response = client.post(URL, _form(process, "bad", "model.onnx", b"x" * 10))
+    assert response.status_code == 422
+    assert "unsupported file type .onnx" in response.text
+    assert DetectionModel.objects.count() == 0
+
+
+def test_duplicate_label_names_are_refused(client, owner, process):
+    client.force_login(owner)
+    response = client.post(URL, _form(process, "dup", "m.pt2", b"x" * 10, labels="a,a"))
+    assert response.status_code == 422
+    assert "unique" in response.text
+    assert DetectionModel.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.worker
+def test_an_uploaded_model_is_probed_by_a_worker(
+    client, owner, worker_env, flush_redis, tmp_path
+):
+    process = Process.objects.create(name="painting")
+    client.force_login(owner)
+    data = export(BrightSpotDetector(), tmp_path / "m.pt2").read_bytes()
+    response = client.post(URL, _form(process, "bright", "bright.pt2", data))
+    assert response.status_code == 302
+    model = DetectionModel.objects.get(name="bright")
+    assert model.probe_status == "pending"
+    client.post(URL, _form(process, "garbage", "garbage.pt2", b"this is not a model"))
+    run_burst_worker(worker_env)
+    model.refresh_from_db()
+    assert model.probe_status == "passed", model.probe_message
+    assert model.probe_info["output_format"] == "nx6"
+    assert model.probe_info["dynamic_batch"] is True
+    garbage = DetectionModel.objects.get(name="garbage")
+    assert garbage.probe_status == "failed"
+    assert garbage.probe_message
+    page = client.get(reverse("validation:model-library"))
+    assert garbage.probe_message in page.text
