@@ -118,7 +118,8 @@ def crop_path(instance: Instance) -> Path:
     annotation, prediction = instance_boxes(instance)
     key = repr((instance.image_id, annotation, prediction, CROP_MAX_SIDE)).encode()
     digest = hashlib.sha256(key).hexdigest()[:16]
-    return Path(settings.MEDIA_ROOT) / "crops" / str(instance.run_id) / f"{instance.pk}-{digest}.png"
+    folder = Path(settings.MEDIA_ROOT) / "crops" / str(instance.run_id)
+    return folder / f"{instance.pk}-{digest}.png"
 
 
 def get_crop(instance: Instance) -> Path:

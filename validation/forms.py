@@ -41,14 +41,16 @@ class Option:
     disabled_reason: str = ""
 
 
-def model_options(process: Process | None) -> list[Option]:
-    """The process's models; those whose probe has not passed are disabled, with the reason."""
-    if process is None:
-        return []
-    options = []
-    for model in DetectionModel.objects.filter(process=process).order_by("name"):
-        options.append(Option(model.pk, model.name, _model_unusable_reason(model)))
-    return options
+def model_groups(process: Process | None) -> list[tuple[str, list[Option]]]:
+    """Models grouped by process: the chosen process only, or all (for use without JavaScript)."""
+    models = DetectionModel.objects.select_related("process").order_by("process__name", "name")
+    if process is not None:
+        models = models.filter(process=process)
+    groups: dict[str, list[Option]] = {}
+    for model in models:
+        option = Option(model.pk, model.name, _model_unusable_reason(model))
+        groups.setdefault(model.process.name, []).append(option)
+    return list(groups.items())
 
 
 def _model_unusable_reason(model: DetectionModel) -> str:
@@ -77,11 +79,16 @@ def project_options(user) -> list[Option]:
 def project_summary(project: Project) -> dict[str, int]:
     """Validation tasks, images and annotations of a project, in one aggregate query."""
     flagged = Q(tasks__is_validation=True)
-    return Project.objects.filter(pk=project.pk).aggregate(
-        tasks=Count("tasks", filter=flagged, distinct=True),
-        images=Count("tasks__images", filter=flagged, distinct=True),
-        annotations=Count("tasks__images__annotations", filter=flagged, distinct=True),
+    counts = Project.objects.filter(pk=project.pk).aggregate(
+        task_count=Count("tasks", filter=flagged, distinct=True),
+        image_count=Count("tasks__images", filter=flagged, distinct=True),
+        annotation_count=Count("tasks__images__annotations", filter=flagged, distinct=True),
     )
+    return {
+        "tasks": counts["task_count"],
+        "images": counts["image_count"],
+        "annotations": counts["annotation_count"],
+    }
 
 
 class DatasetModelForm(forms.Form):

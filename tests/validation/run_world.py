@@ -1,0 +1,234 @@
+"""A small world for the validation page tests: a model, a project with images, finished runs.
+
+A completed run is evaluated by metrics_rs when the extension is built (real matrix and
+instances); otherwise its instances are laid out by hand and the matrix is counted from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from PIL import Image as PILImage
+
+from projects.models import Annotation, Image, Label, Project, Task
+from validation.models import DetectionModel, InferenceRun, Instance, Process
+
+MODEL_LABELS = ["scratch", "dent", "划痕"]
+PROJECT_LABELS = ["scratch", "dent", "划痕", "crack"]  # "crack" is project-only
+
+
+def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(30, 90, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def add_image(task: Task, name: str, width: int = 320, height: int = 240, seed: int = 0) -> Image:
+    data = png_bytes(width, height, seed)
+    image = Image(
+        task=task, name=name, width=width, height=height, checksum=hashlib.sha256(data).hexdigest()
+    )
+    image.file.save(name.replace("/", "_"), ContentFile(data), save=False)
+    image.save()
+    return image
+
+
+def make_model(process: Process, name: str = "yolo-s", **fields) -> DetectionModel:
+    values = {
+        "file": "models/none.pt2",
+        "format": DetectionModel.Format.EXPORT,
+        "label_names": MODEL_LABELS,
+        "input_size": 640,
+        "probe_status": DetectionModel.ProbeStatus.PASSED,
+        **fields,
+    }
+    return DetectionModel.objects.create(process=process, name=name, **values)
+
+
+def make_project(members, name: str = "焊接项目", images: int = 3) -> Project:
+    project = Project.objects.create(name=name)
+    project.members.add(*members)
+    labels = {
+        n: Label.objects.create(project=project, name=n, order=i)
+        for i, n in enumerate(PROJECT_LABELS)
+    }
+    task = Task.objects.create(project=project, name="val", is_validation=True)
+    Task.objects.create(project=project, name="train", is_validation=False)
+    for i in range(images):
+        image = add_image(task, f"图像_{i:02d}.png", seed=i)
+        Annotation.objects.create(image=image, label=labels["scratch"], x1=20, y1=20, x2=80, y2=70)
+        Annotation.objects.create(image=image, label=labels["dent"], x1=150, y1=100, x2=200, y2=160)
+        Annotation.objects.create(image=image, label=labels["crack"], x1=250, y1=30, x2=300, y2=60)
+    return project
+
+
+def _store_by_hand(run: InferenceRun) -> None:
+    """Instances laid out by hand for one image set; the matrix is counted from them."""
+    from validation.evaluation import summarise
+
+    labels = MODEL_LABELS + ["crack"]
+    n = len(labels)
+    rows = []
+    for image in run.project.validation_images().order_by("id"):
+        ann = {
+            a.label.name: a for a in Annotation.objects.filter(image=image).select_related("label")
+        }
+        s, d, c = ann["scratch"], ann["dent"], ann["crack"]
+        rows += [
+            dict(
+                image=image,
+                row=0,
+                col=0,
+                kind=0,
+                actual_label=0,
+                annotation=s,
+                score=0.95,
+                iou=0.93,
+                box=(21, 21, 79, 71),
+                gt=(s.x1, s.y1, s.x2, s.y2),
+            ),
+            dict(
+                image=image,
+                row=0,
+                col=1,
+                kind=1,
+                actual_label=1,
+                annotation=d,
+                score=0.80,
+                iou=1.0,
+                box=(150, 100, 200, 160),
+                gt=(d.x1, d.y1, d.x2, d.y2),
+            ),
+            dict(
+                image=image,
+                row=1,
+                col=n,
+                kind=4,
+                actual_label=None,
+                annotation=None,
+                score=0.60,
+                iou=None,
+                box=(100, 180, 140, 220),
+                gt=None,
+            ),
+            dict(
+                image=image,
+                row=2,
+                col=n,
+                kind=4,
+                actual_label=None,
+                annotation=None,
+                score=0.55,
+                iou=None,
+                box=(260, 180, 300, 220),
+                gt=None,
+            ),
+            dict(
+                image=image,
+                row=1,
+                col=n + 1,
+                kind=2,
+                actual_label=3,
+                annotation=c,
+                score=0.50,
+                iou=0.3,
+                box=(255, 35, 330, 90),
+                gt=(c.x1, c.y1, c.x2, c.y2),
+            ),
+        ]
+    matrix = np.zeros((n + 1, n + 2), dtype=np.int64)
+    for index, r in enumerate(rows):
+        matrix[r["row"], r["col"]] += 1
+        box, gt = r.pop("box"), r.pop("gt")
+        Instance.objects.create(
+            run=run,
+            prediction_index=index,
+            px1=box[0],
+            py1=box[1],
+            px2=box[2],
+            py2=box[3],
+            gx1=gt[0] if gt else None,
+            gy1=gt[1] if gt else None,
+            gx2=gt[2] if gt else None,
+            gy2=gt[3] if gt else None,
+            **r,
+        )
+    gt_counts = np.array([0, 0, 0, 0])
+    for a in Annotation.objects.filter(image__task__project=run.project):
+        gt_counts[labels.index(a.label.name)] += 1
+    overall, per_label, _m50, _m = summarise(labels, matrix, gt_counts, np.full((n, 10), np.nan))
+    run.labels = labels
+    run.matrix = matrix.tolist()
+    run.precision, run.recall, run.f1 = overall["precision"], overall["recall"], overall["f1"]
+    run.per_label = per_label
+    run.save()
+
+
+def make_completed_run(project: Project, model: DetectionModel, user, **fields) -> InferenceRun:
+    values = {
+        "base_confidence": 0.25,
+        "device": "cpu",
+        "batch_size": 8,
+        "image_size": 640,
+        "iou_threshold": 0.5,
+        "low_overlap_threshold": 0.5,
+        "status": InferenceRun.Status.COMPLETED,
+        "images_total": project.validation_images().count(),
+        "images_done": project.validation_images().count(),
+        "timing": {
+            "load": 0.4,
+            "preprocess": 0.3,
+            "model": 2.5,
+            "match": 0.01,
+            "save": 0.2,
+            "total": 3.41,
+        },
+        **fields,
+    }
+    run = InferenceRun.objects.create(
+        process=model.process, model=model, project=project, created_by=user, **values
+    )
+    _store_by_hand(run)
+    run.refresh_from_db()
+    return run
+
+
+class World:
+    """Everything a view test needs, by name."""
+
+    def __init__(self, owner, member, outsider) -> None:
+        self.owner, self.member, self.outsider = owner, member, outsider
+        self.process = Process.objects.create(name="焊接")
+        self.other_process = Process.objects.create(name="painting")
+        self.model = make_model(self.process)
+        self.pending_model = make_model(
+            self.process, "pending-model", probe_status=DetectionModel.ProbeStatus.PENDING
+        )
+        self.failed_model = make_model(
+            self.process,
+            "broken-model",
+            probe_status=DetectionModel.ProbeStatus.FAILED,
+            probe_message="output shape (1, 7) not understood",
+        )
+        self.other_model = make_model(self.other_process, "paint-model")
+        self.project = make_project([owner, member])
+        self.no_validation_project = Project.objects.create(name="no-validation")
+        self.no_validation_project.members.add(owner)
+        Task.objects.create(project=self.no_validation_project, name="t", is_validation=False)
+        self.foreign_project = make_project([outsider], name="foreign", images=1)
+
+
+@pytest.fixture
+def world(owner, member, outsider) -> World:
+    return World(owner, member, outsider)
+
+
+@pytest.fixture
+def completed_run(world) -> InferenceRun:
+    return make_completed_run(world.project, world.model, world.owner)

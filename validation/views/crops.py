@@ -1,0 +1,24 @@
+"""Instance crop images, made by the server and cached on disk."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.http import require_GET
+
+from validation.crops import CropUnavailable, get_crop
+from validation.views.access import _get_run_for_user, get_instance
+
+
+@require_GET
+def instance_crop(request: HttpRequest, pk: int, instance_pk: int) -> FileResponse:
+    """A PNG crop around the instance's boxes; the first request draws it, later ones read it."""
+    run = _get_run_for_user(request, pk)
+    instance = get_instance(run, instance_pk)
+    try:
+        path = get_crop(instance)
+    except CropUnavailable as exc:
+        raise Http404(str(exc)) from exc
+    response = FileResponse(path.open("rb"), content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -1,0 +1,131 @@
+"""The run page: settings, live progress, metrics, category overview, confusion matrix."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import replace_url, reswap, retarget
+
+from validation import runs
+from validation.models import InferenceRun
+from validation.views.access import _get_run_for_user, page_params, wants_fragment
+from validation.views.instances import cell_context
+from validation.views.presentation import (
+    build_matrix,
+    category_headers,
+    category_table,
+    describe_changes,
+    page_query,
+    parse_cell,
+    parse_open,
+    sort_links,
+    timing_rows,
+)
+
+TEMPLATE = "validation/run_detail.html"
+STOP_POLLING = 286
+
+
+def _session_key(run: InferenceRun) -> str:
+    return f"validation-reevaluated-{run.pk}"
+
+
+def detail_context(request: HttpRequest, run: InferenceRun, params: QueryDict) -> dict:
+    """Everything the run page shows, for these query parameters."""
+    open_sections = parse_open(params)
+    context = {
+        "run": run,
+        "open_sections": open_sections,
+        "open_param": ",".join(open_sections),
+        "label_confidences": list(run.label_confidences.all()),
+        "timing_rows": timing_rows(run),
+        "category_headers": category_headers(),
+        "reevaluation": request.session.pop(_session_key(run), None),
+    }
+    if run.status == InferenceRun.Status.COMPLETED and run.matrix:
+        selected = parse_cell(params.get("cell"), run)
+        sort = params.get("sort", "")
+        context["matrix"] = build_matrix(run, selected, open_sections)
+        context["categories"] = category_table(run, sort)
+        context["sort_links"] = sort_links(context["categories"]["sort"])
+        if selected is not None:
+            context.update(cell_context(run, *selected, params, open_sections))
+    return context
+
+
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Validation details of one run."""
+    run = _get_run_for_user(request, pk)
+    context = detail_context(request, run, request.GET)
+    return render(request, f"{TEMPLATE}#run-body" if wants_fragment(request) else TEMPLATE, context)
+
+
+@require_GET
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """Polled every second while the run is queued or running; swaps in the results at the end."""
+    run = _get_run_for_user(request, pk)
+    if not wants_fragment(request):
+        return redirect(run)
+    if run.is_active:
+        return render(request, f"{TEMPLATE}#run-progress", {"run": run})
+    context = detail_context(request, run, page_params(request))
+    response = render(request, f"{TEMPLATE}#run-body", context, status=STOP_POLLING)
+    return reswap(retarget(response, "#run-body"), "outerHTML")
+
+
+@require_GET
+def run_categories(request: HttpRequest, pk: int) -> HttpResponse:
+    """The category overview table, sorted by ?sort=[-]column."""
+    run = _get_run_for_user(request, pk)
+    sort = request.GET.get("sort", "")
+    if not wants_fragment(request):
+        params = page_params(request)
+        return redirect(run.get_absolute_url() + page_query(parse_open(params), sort=sort))
+    categories = category_table(run, sort)
+    context = {
+        "run": run,
+        "categories": categories,
+        "sort_links": sort_links(categories["sort"]),
+        "category_headers": category_headers(),
+        "open_param": ",".join(parse_open(page_params(request))),
+    }
+    response = render(request, f"{TEMPLATE}#run-categories", context)
+    params = page_params(request).copy()
+    params["sort"] = categories["sort"]
+    return replace_url(response, run.get_absolute_url() + "?" + params.urlencode())
+
+
+def _after_action(request: HttpRequest, run: InferenceRun, error: str = "") -> HttpResponse:
+    """The refreshed run body for htmx, a redirect to the run page otherwise."""
+    if not wants_fragment(request):
+        if error:
+            messages.error(request, error)
+        return redirect(run)
+    run.refresh_from_db()
+    context = {**detail_context(request, run, page_params(request)), "action_error": error}
+    return render(request, f"{TEMPLATE}#run-body", context)
+
+
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a queued run at once, a running one between batches."""
+    run = _get_run_for_user(request, pk)
+    if run.is_active:
+        runs.cancel_run(run)
+    return _after_action(request, run)
+
+
+@require_POST
+def run_reevaluate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Recompute the run against the current annotations, without the model; show what changed."""
+    run = _get_run_for_user(request, pk)
+    try:
+        result = runs.reevaluate_run(run)
+    except ValueError as exc:
+        return _after_action(request, run, error=str(exc))
+    run.refresh_from_db()
+    request.session[_session_key(run)] = describe_changes(run, result)
+    return _after_action(request, run)

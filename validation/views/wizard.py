@@ -1,0 +1,297 @@
+"""The three-step wizard that starts a validation run; each step is its own URL."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from validation import runs
+from validation.forms import (
+    DEFAULT_BASE_CONFIDENCE,
+    ConfidenceForm,
+    DatasetModelForm,
+    InferenceParametersForm,
+    LabelConfidenceError,
+    model_groups,
+    project_options,
+    project_summary,
+    projects_for,
+    rows_from_data,
+    rows_to_source,
+    run_labels,
+    source_to_rows,
+)
+from validation.models import InferenceRun, Process
+from validation.views import wizard_state
+from validation.views.access import wants_fragment
+
+STEP_URLS = {
+    1: "validation:wizard-step1",
+    2: "validation:wizard-step2",
+    3: "validation:wizard-step3",
+}
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Navigate: HX-Redirect for htmx, a plain redirect otherwise."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _go_step(request: HttpRequest, step: int) -> HttpResponse:
+    return _go(request, reverse(STEP_URLS[step]))
+
+
+def _render_step(request: HttpRequest, step: int, context: dict, status: int = 200):
+    name = f"validation/wizard_step{step}.html"
+    template = f"{name}#wizard-form" if wants_fragment(request) else name
+    return render(request, template, {"step": step, **context}, status=status)
+
+
+def _step1_values(request: HttpRequest):
+    """Model and project of a valid step 1, else None."""
+    form = DatasetModelForm(wizard_state.load(request.session, 1), user=request.user)
+    if not form.is_valid():
+        return None
+    return form.cleaned_data["model"], form.cleaned_data["project"]
+
+
+def _step2_values(request: HttpRequest, labels: list[str]) -> dict | None:
+    """Cleaned confidences of a valid step 2 (saved as JSON text), else None."""
+    saved = {**wizard_state.load(request.session, 2), "tab": "source"}
+    form = ConfidenceForm(saved, labels=labels)
+    return form.cleaned_data if form.is_valid() else None
+
+
+@require_GET
+def wizard_start(request: HttpRequest) -> HttpResponse:
+    """The + button: a fresh wizard."""
+    wizard_state.clear(request.session)
+    return redirect(STEP_URLS[1])
+
+
+# ---------------------------------------------------------------- step 1
+
+
+def _step1_context(request: HttpRequest, form: DatasetModelForm) -> dict:
+    values = form.data if form.is_bound else form.initial
+    process = Process.objects.filter(pk=_as_int(values.get("process"))).first()
+    project = projects_for(request.user).filter(pk=_as_int(values.get("project"))).first()
+    return {
+        "form": form,
+        "processes": Process.objects.all(),
+        "model_groups": model_groups(process),
+        "process": process,
+        "projects": project_options(request.user),
+        "selected": {k: str(values.get(k) or "") for k in ("process", "model", "project")},
+        "project": project,
+        "summary": project_summary(project) if project else None,
+    }
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+def wizard_step1(request: HttpRequest) -> HttpResponse:
+    """Step 1: process → model, and the project."""
+    if request.method == "GET":
+        form = DatasetModelForm(initial=wizard_state.load(request.session, 1), user=request.user)
+        return _render_step(request, 1, _step1_context(request, form))
+    wizard_state.save(request.session, 1, request.POST)
+    form = DatasetModelForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _render_step(request, 1, _step1_context(request, form), status=422)
+    return _go_step(request, 2)
+
+
+@require_GET
+def wizard_models(request: HttpRequest) -> HttpResponse:
+    """The model select for the chosen process (reloaded when the process changes)."""
+    process = Process.objects.filter(pk=_as_int(request.GET.get("process"))).first()
+    context = {"model_groups": model_groups(process), "process": process, "selected": {}}
+    return render(request, "validation/wizard_step1.html#wizard-models", context)
+
+
+@require_GET
+def wizard_project_summary(request: HttpRequest) -> HttpResponse:
+    """Task, image and annotation counts of the chosen project's validation set."""
+    raw = request.GET.get("project")
+    project = None
+    if raw:
+        project = projects_for(request.user).filter(pk=_as_int(raw)).first()
+        if project is None:
+            raise Http404("No such project.")
+    summary = project_summary(project) if project else None
+    context = {"project": project, "summary": summary}
+    return render(request, "validation/wizard_step1.html#wizard-project-summary", context)
+
+
+# ---------------------------------------------------------------- step 2
+
+
+def _step2_editor(data, saved_error: str = "") -> dict:
+    """Both tabs' contents from the active tab's data, so switching never loses anything."""
+    tab = data.get("tab") if data.get("tab") in ("builder", "source") else "builder"
+    error = saved_error
+    if tab == "builder" and hasattr(data, "getlist"):
+        rows = rows_from_data(data)
+        source = rows_to_source(rows)
+    else:
+        source = data.get("label_confidences", "") or ""
+        try:
+            rows = source_to_rows(source)
+        except LabelConfidenceError as exc:
+            rows, tab, error = [], "source", error or str(exc)
+    return {"tab": tab, "rows": rows, "source": source, "editor_error": error}
+
+
+def _apply_editor_action(data) -> dict:
+    """Add a row, remove a row or switch tabs, without validating."""
+    editor = _step2_editor(data)
+    if "add" in data:
+        editor["rows"].append(("", ""))
+        editor["tab"] = "builder"
+    elif "remove" in data:
+        index = _as_int(data.get("remove"))
+        if index is not None and 0 <= index < len(editor["rows"]):
+            del editor["rows"][index]
+    elif data.get("switch_tab") == "builder" and editor["tab"] == "source":
+        try:
+            editor["rows"] = source_to_rows(editor["source"])
+            editor["tab"] = "builder"
+        except LabelConfidenceError as exc:
+            editor["editor_error"] = str(exc)
+    elif data.get("switch_tab") == "source":
+        editor["tab"] = "source"
+    editor["source"] = (
+        rows_to_source(editor["rows"]) if editor["tab"] == "builder" else editor["source"]
+    )
+    return editor
+
+
+def _step2_context(form: ConfidenceForm, labels: list[str], editor: dict) -> dict:
+    """The form, both editors' contents, and each builder row's label choices and errors."""
+    used = [label for label, _value in editor["rows"]]
+    rows = []
+    for index, (label, value) in enumerate(editor["rows"]):
+        choices = [name for name in labels if name == label or name not in used]
+        if label and label not in labels:
+            choices.append(label)  # unknown (typed in the source tab): kept, refused on Next
+        rows.append(
+            {
+                "index": index,
+                "label": label,
+                "value": value,
+                "choices": choices,
+                "errors": form.row_errors.get(index, []),
+            }
+        )
+    return {
+        "form": form,
+        "labels": labels,
+        "builder_rows": rows,
+        "can_add": any(name not in used for name in labels),
+        **editor,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def wizard_step2(request: HttpRequest) -> HttpResponse:
+    """Step 2: base confidence and label confidences (builder and source tabs)."""
+    step1 = _step1_values(request)
+    if step1 is None:
+        return _go_step(request, 1)
+    labels = run_labels(*step1)
+    if request.method == "GET":
+        saved = wizard_state.load(request.session, 2)
+        form = ConfidenceForm(
+            initial={"base_confidence": saved.get("base_confidence") or DEFAULT_BASE_CONFIDENCE},
+            labels=labels,
+        )
+        return _render_step(request, 2, _step2_context(form, labels, _step2_editor(saved)))
+    editor = _apply_editor_action(request.POST)
+    saved = {**request.POST.dict(), "tab": editor["tab"], "label_confidences": editor["source"]}
+    wizard_state.save(request.session, 2, saved)
+    if request.POST.get("action") == "back":
+        return _go_step(request, 1)
+    if request.POST.get("action") != "next":
+        initial = {"base_confidence": saved.get("base_confidence")}
+        form = ConfidenceForm(initial=initial, labels=labels)
+        return _render_step(request, 2, _step2_context(form, labels, editor))
+    form = ConfidenceForm(request.POST, labels=labels)
+    if not form.is_valid():
+        return _render_step(request, 2, _step2_context(form, labels, editor), status=422)
+    return _go_step(request, 3)
+
+
+# ---------------------------------------------------------------- step 3
+
+
+def _run_of_token(request: HttpRequest, token: str) -> InferenceRun | None:
+    """The run this submission already started (a double click, a retried request)."""
+    if request.method != "POST" or not token:
+        return None
+    return InferenceRun.objects.filter(submission_token=token, created_by=request.user).first()
+
+
+def _step3_context(form: InferenceParametersForm, token: str) -> dict:
+    return {"form": form, "submission_token": token}
+
+
+@require_http_methods(["GET", "POST"])
+def wizard_step3(request: HttpRequest) -> HttpResponse:
+    """Step 3: inference parameters; Start inference queues the run once per token."""
+    token = request.POST.get("submission_token", "")
+    started = _run_of_token(request, token)
+    if started is not None:
+        return _go(request, started.get_absolute_url())
+    step1 = _step1_values(request)
+    if step1 is None:
+        return _go_step(request, 1)
+    model, project = step1
+    step2 = _step2_values(request, run_labels(model, project))
+    if step2 is None:
+        return _go_step(request, 2)
+    if request.method == "GET":
+        form = InferenceParametersForm(initial=wizard_state.load(request.session, 3), model=model)
+        return _render_step(request, 3, _step3_context(form, secrets.token_urlsafe(24)))
+    wizard_state.save(request.session, 3, request.POST)
+    if request.POST.get("action") == "back":
+        return _go_step(request, 2)
+    form = InferenceParametersForm(request.POST, model=model)
+    if not form.is_valid():
+        return _render_step(request, 3, _step3_context(form, token), status=422)
+    try:
+        run = _start(request, model, project, step2, form.cleaned_data, token)
+    except runs.QueueUnavailable as exc:
+        form.add_error(None, str(exc))
+        return _render_step(request, 3, _step3_context(form, token), status=503)
+    wizard_state.clear(request.session)
+    return _go(request, run.get_absolute_url())
+
+
+def _start(request, model, project, confidences: dict, params: dict, token: str):
+    return runs.start_run(
+        user=request.user,
+        model=model,
+        project=project,
+        base_confidence=confidences["base_confidence"],
+        label_confidences=confidences["label_confidences"],
+        device=params["device"],
+        batch_size=params["batch_size"],
+        image_size=params["image_size"],
+        iou_threshold=params["iou_threshold"],
+        low_overlap_threshold=params["low_overlap_threshold"],
+        submission_token=token or None,
+    )
