@@ -1,0 +1,186 @@
+"""Saving an image's annotations: in place, who/when only on changed rows, all or nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from view_world import _fast_password_hashing, build_world  # noqa: F401
+
+from projects.editing import AnnotationsInvalid, save_annotations
+from projects.models import Annotation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(owner, member, outsider):
+    return build_world(owner, member, outsider)
+
+
+def current(image) -> list[dict]:
+    """The image's boxes as the editor sends them back."""
+    return [
+        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
+        for a in Annotation.objects.filter(image=image).order_by("id")
+    ]
+
+
+def snapshot(image) -> list[tuple]:
+    return list(
+        Annotation.objects.filter(image=image)
+        .order_by("id")
+        .values_list("id", "label_id", "x1", "y1", "x2", "y2", "updated_by_id", "updated_at")
+    )
+
+
+def age_annotations(image) -> None:
+    """Push every row's updated_at into the past so that a new write is visible."""
+    past = Annotation.objects.first().updated_at - timedelta(days=3)
+    Annotation.objects.filter(image=image).update(updated_at=past, updated_by=None)
+
+
+def test_unchanged_boxes_keep_their_who_and_when(world, member):
+    age_annotations(world.image)
+    before = snapshot(world.image)
+
+    result = save_annotations(world.image, {"boxes": current(world.image)}, member)
+
+    assert snapshot(world.image) == before
+    assert (result.created, result.updated, result.deleted, result.unchanged) == (0, 0, 0, 2)
+
+
+def test_moving_one_box_updates_it_in_place_and_records_only_that_row(world, member):
+    age_annotations(world.image)
+    boxes = current(world.image)
+    untouched_before = snapshot(world.image)[1]
+    boxes[0].update(x1=20, x2=60, y1=15, y2=45)
+
+    result = save_annotations(world.image, {"boxes": boxes}, member)
+
+    moved = Annotation.objects.get(pk=boxes[0]["id"])
+    assert (moved.x1, moved.y1, moved.x2, moved.y2) == (20, 15, 60, 45)
+    assert moved.updated_by == member
+    assert moved.updated_at > untouched_before[-1] + timedelta(days=1)
+    assert snapshot(world.image)[1] == untouched_before
+    assert (result.updated, result.unchanged) == (1, 1)
+
+
+def test_relabelling_records_who_changed_it(world, member):
+    age_annotations(world.image)
+    boxes = current(world.image)
+    boxes[1]["label"] = world.labels["污渍"].pk
+
+    save_annotations(world.image, {"boxes": boxes}, member)
+
+    relabelled = Annotation.objects.get(pk=boxes[1]["id"])
+    assert relabelled.label == world.labels["污渍"]
+    assert relabelled.updated_by == member
+    assert Annotation.objects.get(pk=boxes[0]["id"]).updated_by is None
+
+
+def test_a_box_left_out_is_deleted_and_the_others_keep_their_ids(world, member):
+    boxes = current(world.image)
+
+    result = save_annotations(world.image, {"boxes": boxes[1:]}, member)
+
+    assert [a.pk for a in result.annotations] == [boxes[1]["id"]]
+    assert not Annotation.objects.filter(pk=boxes[0]["id"]).exists()
+    assert result.deleted == 1
+
+
+def test_a_box_without_id_is_created_with_its_author(world, member):
+    boxes = current(world.image)
+    boxes.append({"id": None, "label": world.labels["凹坑"].pk, "x1": 1, "y1": 2, "x2": 3, "y2": 4})
+
+    result = save_annotations(world.image, {"boxes": boxes}, member)
+
+    created = Annotation.objects.filter(image=world.image).exclude(
+        pk__in=[b["id"] for b in boxes[:2]]
+    )
+    assert created.count() == 1
+    assert created.get().updated_by == member
+    assert (created.get().x1, created.get().y2) == (1, 4)
+    assert result.created == 1
+    assert [a.pk for a in result.annotations][:2] == [b["id"] for b in boxes[:2]]
+
+
+def test_an_overhang_within_one_pixel_is_clipped(world, member):
+    boxes = [{"label": world.labels["划痕"].pk, "x1": -0.6, "y1": 0, "x2": 200.9, "y2": 100.4}]
+
+    result = save_annotations(world.image, {"boxes": boxes}, member)
+
+    saved = result.annotations[0]
+    assert (saved.x1, saved.y1, saved.x2, saved.y2) == (0, 0, 200, 100)
+
+
+def assert_refused(world, member, payload, expected: set[tuple]) -> None:
+    """The payload is refused with exactly these (index, field) errors, and nothing changed."""
+    before = snapshot(world.image)
+    with pytest.raises(AnnotationsInvalid) as caught:
+        save_annotations(world.image, payload, member)
+    assert {(e.index, e.field) for e in caught.value.errors} == expected
+    assert all(e.message for e in caught.value.errors)
+    assert snapshot(world.image) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"x1": 160}, "x2"),  # x1 > x2
+        ({"y2": 10}, "y2"),  # y1 == y2
+        ({"x2": 202}, "x2"),  # more than 1px outside
+        ({"y1": -1.5}, "y1"),
+        ({"x1": float("nan")}, "x1"),
+        ({"y2": float("inf")}, "y2"),
+        ({"x1": "10"}, "x1"),
+        ({"x1": True}, "x1"),
+        ({"y1": None}, "y1"),
+        ({"label": 999999}, "label"),
+        ({"label": "划痕"}, "label"),
+        ({"id": 999999}, "id"),
+        ({"id": "1"}, "id"),
+    ],
+)
+def test_an_invalid_box_is_refused_with_its_index_and_field(world, member, change, field):
+    boxes = current(world.image)
+    boxes[0]["x1"] += 1  # a valid change that must not be written either
+    boxes[1].update(change)
+
+    assert_refused(world, member, {"boxes": boxes}, {(1, field)})
+
+
+def test_a_label_of_another_project_is_refused(world, member):
+    boxes = current(world.image)
+    boxes[0]["label"] = world.other_label.pk
+
+    assert_refused(world, member, {"boxes": boxes}, {(0, "label")})
+
+
+def test_an_annotation_of_another_image_cannot_be_taken_over(world, member):
+    boxes = current(world.image)
+    boxes.append({**current(world.second_image)[0], "x1": 2})
+
+    assert_refused(world, member, {"boxes": boxes}, {(2, "id")})
+    assert Annotation.objects.filter(image=world.second_image).count() == 1
+
+
+def test_the_same_id_twice_is_refused(world, member):
+    boxes = current(world.image)
+    boxes.append(dict(boxes[0]))
+
+    assert_refused(world, member, {"boxes": boxes}, {(2, "id")})
+
+
+def test_every_bad_box_is_reported_not_just_the_first(world, member):
+    boxes = current(world.image)
+    boxes[0]["x2"] = 5  # < x1 = 10
+    boxes[1]["label"] = world.other_label.pk
+    boxes.append("not a box")
+
+    assert_refused(world, member, {"boxes": boxes}, {(0, "x2"), (1, "label"), (2, "box")})
+
+
+@pytest.mark.parametrize("payload", [[], {"boxes": "all"}, {"box": []}, None, "text"])
+def test_a_payload_without_a_list_of_boxes_is_refused(world, member, payload):
+    assert_refused(world, member, payload, {(None, "boxes")})

@@ -1,0 +1,215 @@
+"""The annotation editor page and its save endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from view_world import _fast_password_hashing, build_world  # noqa: F401
+
+from projects.models import Annotation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(owner, member, outsider):
+    return build_world(owner, member, outsider)
+
+
+def editor_url(image) -> str:
+    return reverse("projects:image-editor", args=[image.pk])
+
+
+def save_url(image) -> str:
+    return reverse("projects:image-annotations-save", args=[image.pk])
+
+
+def config_of(response) -> dict:
+    return response.context["config"]
+
+
+def boxes_of(image) -> list[dict]:
+    return [
+        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
+        for a in Annotation.objects.filter(image=image).order_by("id")
+    ]
+
+
+def post_json(client, url: str, payload) -> object:
+    return client.post(url, json.dumps(payload), content_type="application/json")
+
+
+# ---- the editor page ---------------------------------------------------------------------
+
+
+def test_the_editor_shows_the_image_its_boxes_and_the_project_labels(client, member, world):
+    client.force_login(member)
+
+    response = client.get(editor_url(world.image))
+
+    assert response.status_code == 200
+    config = config_of(response)
+    assert config["image"]["url"] == reverse("projects:image-file", args=[world.image.pk])
+    assert (config["image"]["width"], config["image"]["height"]) == (200, 100)
+    assert [label["name"] for label in config["labels"]] == ["划痕", "凹坑", "污渍"]
+    assert [(a["label_name"], a["x1"]) for a in config["annotations"]] == [
+        ("划痕", 10),
+        ("凹坑", 100),
+    ]
+    assert config["saveUrl"] == save_url(world.image)
+    assert config["run"] is None
+    body = response.content.decode()
+    assert 'id="editor-config"' in body
+    assert "js/editor.js" in body
+    assert response.context["next_id"] == world.second_image.pk
+
+
+def test_a_run_adds_its_predictions_url_and_a_link_back(client, member, world):
+    client.force_login(member)
+
+    response = client.get(editor_url(world.image), {"run": "12"})
+
+    run = config_of(response)["run"]
+    assert run["id"] == 12
+    assert run["url"].endswith("/runs/12/")
+    assert run["predictionsUrl"].endswith(f"/runs/12/images/{world.image.pk}/predictions.json")
+    body = response.content.decode()
+    assert 'data-role="back-to-run"' in body
+    assert "?run=12" in body  # the next-image link keeps the run
+
+
+@pytest.mark.parametrize("run", ["abc", "-1", "0", "1e3", "１２", "9" * 40])
+def test_a_run_that_is_not_a_positive_int_is_ignored(client, member, world, run):
+    client.force_login(member)
+
+    response = client.get(editor_url(world.image), {"run": run})
+
+    assert response.status_code == 200
+    assert config_of(response)["run"] is None
+
+
+def test_htmx_gets_the_editor_fragment(client, member, world):
+    client.force_login(member)
+
+    response = client.get(editor_url(world.image), headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="image-editor"')
+    assert "<html" not in body
+    assert 'id="editor-config"' in body
+
+
+def test_an_outsider_cannot_open_the_editor(client, outsider, world):
+    client.force_login(outsider)
+
+    assert client.get(editor_url(world.image)).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get(editor_url(world.image))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_post_to_the_editor_page_is_not_allowed(client, member, world):
+    client.force_login(member)
+
+    assert client.post(editor_url(world.image)).status_code == 405
+
+
+# ---- saving ---------------------------------------------------------------------------------
+
+
+def test_saving_returns_the_saved_state(client, member, world):
+    client.force_login(member)
+    boxes = boxes_of(world.image)
+    boxes[0]["label"] = world.labels["污渍"].pk
+    boxes[1].update(x1=110, x2=160)
+    boxes.append({"id": None, "label": world.labels["划痕"].pk, "x1": 0, "y1": 0, "x2": 5, "y2": 5})
+
+    response = post_json(client, save_url(world.image), {"boxes": boxes})
+
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["created"], data["updated"], data["deleted"], data["unchanged"]) == (1, 2, 0, 0)
+    assert [a["label_name"] for a in data["annotations"]] == ["污渍", "凹坑", "划痕"]
+    assert data["annotations"][1]["x1"] == 110
+    assert {a["updated_by"] for a in data["annotations"]} == {"member"}
+    assert boxes_of(world.image)[1]["x2"] == 160
+
+
+def test_an_invalid_box_gives_422_with_located_errors_and_changes_nothing(client, member, world):
+    client.force_login(member)
+    before = boxes_of(world.image)
+    boxes = boxes_of(world.image)
+    boxes[0]["x1"] = 5
+    boxes[1]["label"] = world.other_label.pk
+
+    response = post_json(client, save_url(world.image), {"boxes": boxes})
+
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "label")]
+    assert errors[0]["message"]
+    assert boxes_of(world.image) == before
+
+
+def test_a_body_that_is_not_json_is_refused(client, member, world):
+    client.force_login(member)
+    before = boxes_of(world.image)
+
+    response = client.post(save_url(world.image), "{boxes:", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "body"
+    assert boxes_of(world.image) == before
+
+
+def test_saving_needs_the_csrf_token(member, world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+    page = client.get(editor_url(world.image))
+    token = page.context["csrf_token"]
+    payload = json.dumps({"boxes": []})
+
+    refused = client.post(save_url(world.image), payload, content_type="application/json")
+    assert refused.status_code == 403
+    assert len(boxes_of(world.image)) == 2
+
+    accepted = client.post(
+        save_url(world.image),
+        payload,
+        content_type="application/json",
+        headers={"X-CSRFToken": str(token)},
+    )
+    assert accepted.status_code == 200
+    assert boxes_of(world.image) == []
+
+
+def test_an_outsider_cannot_save(client, outsider, world):
+    client.force_login(outsider)
+    before = boxes_of(world.image)
+
+    response = post_json(client, save_url(world.image), {"boxes": []})
+
+    assert response.status_code == 404
+    assert boxes_of(world.image) == before
+
+
+def test_anonymous_cannot_save(client, world):
+    before = boxes_of(world.image)
+
+    response = post_json(client, save_url(world.image), {"boxes": []})
+
+    assert response.status_code == 302
+    assert boxes_of(world.image) == before
+
+
+def test_get_on_the_save_url_is_not_allowed(client, member, world):
+    client.force_login(member)
+
+    assert client.get(save_url(world.image)).status_code == 405

@@ -1,0 +1,113 @@
+"""The project list: membership, counts by aggregate queries, the filter fragment."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from view_world import _fast_password_hashing, add_image, build_world  # noqa: F401
+
+from projects.models import Project, Task
+
+pytestmark = pytest.mark.django_db
+URL = reverse("projects:project-list")
+
+
+@pytest.fixture
+def world(owner, member, outsider):
+    return build_world(owner, member, outsider)
+
+
+def row_of(project) -> str:
+    return reverse("projects:project-detail", args=[project.pk])
+
+
+def test_a_member_sees_their_projects_with_counts(client, member, world):
+    client.force_login(member)
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    projects = list(response.context["projects"])
+    assert projects == [world.project]
+    counts = projects[0]
+    assert (counts.task_count, counts.validation_task_count) == (2, 1)
+    assert (counts.image_count, counts.annotation_count) == (3, 3)
+    assert row_of(world.project) in response.content.decode()
+    assert row_of(world.other) not in response.content.decode()
+
+
+def test_staff_see_every_project(client, staff, world):
+    client.force_login(staff)
+
+    response = client.get(URL)
+
+    assert set(response.context["projects"]) == {world.project, world.other}
+
+
+def test_an_outsider_sees_only_their_own_project(client, outsider, world):
+    client.force_login(outsider)
+
+    response = client.get(URL)
+
+    assert list(response.context["projects"]) == [world.other]
+
+
+def test_a_user_without_projects_is_told_so(client, django_user_model, world):
+    client.force_login(django_user_model.objects.create_user("lonely"))
+
+    response = client.get(URL)
+
+    assert list(response.context["projects"]) == []
+    assert "not a member of any project" in response.content.decode()
+
+
+def test_the_number_of_queries_does_not_grow_with_projects(client, staff, world):
+    client.force_login(staff)
+    client.get(URL)  # warm the session and caches
+    with CaptureQueriesContext(connection) as few:
+        client.get(URL)
+    for i in range(4):
+        project = Project.objects.create(name=f"extra {i}")
+        add_image(Task.objects.create(project=project, name="t"), f"x{i}.png", (8, 8))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(URL)
+
+    assert len(response.context["projects"]) == 6
+    assert len(many) == len(few)
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get(URL)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_post_is_not_allowed(client, member, world):
+    client.force_login(member)
+
+    assert client.post(URL).status_code == 405
+
+
+def test_htmx_filter_returns_the_table_fragment(client, staff, world):
+    client.force_login(staff)
+
+    response = client.get(URL, {"q": "other"}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<section id="project-table"')
+    assert "<html" not in body
+    assert row_of(world.other) in body
+    assert row_of(world.project) not in body
+
+
+def test_a_filter_without_match_says_so(client, member, world):
+    client.force_login(member)
+
+    response = client.get(URL, {"q": "zzz"}, headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert "No project matches “zzz”." in response.content.decode()

@@ -1,0 +1,179 @@
+"""Task details (任务详情): the validation-set toggle and the paged gallery."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from view_world import _fast_password_hashing, build_world  # noqa: F401
+
+from projects.models import Image, Task
+from projects.views.task_detail import GALLERY_PAGE_SIZE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(owner, member, outsider):
+    return build_world(owner, member, outsider)
+
+
+def url(task) -> str:
+    return reverse("projects:task-detail", args=[task.pk])
+
+
+def toggle_url(task) -> str:
+    return reverse("projects:task-validation", args=[task.pk])
+
+
+def test_a_member_sees_the_task_its_flag_and_its_images(client, member, world):
+    client.force_login(member)
+
+    response = client.get(url(world.validation_task))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'role="switch"' in body and 'aria-checked="true"' in body
+    for image in (world.image, world.second_image):
+        assert reverse("projects:image-thumb", args=[image.pk]) in body
+        assert reverse("projects:image-editor", args=[image.pk]) in body
+    assert response.context["task"].image_count == 2
+    assert dict((label.name, n) for label, n in response.context["label_counts"]) == {
+        "划痕": 2,
+        "凹坑": 1,
+        "污渍": 0,
+    }
+
+
+def test_the_page_follows_the_language_cookie(client, member, world):
+    client.force_login(member)
+    client.cookies["django_language"] = "zh-hans"
+
+    response = client.get(url(world.validation_task))
+
+    assert response.status_code == 200
+    assert '<html lang="zh-hans">' in response.content.decode()
+
+
+def many_images(task, n: int) -> None:
+    Image.objects.bulk_create(
+        Image(
+            task=task,
+            name=f"img-{i:03d}.png",
+            file=f"x/{i}.png",
+            width=8,
+            height=8,
+            checksum=f"{i:064d}",
+        )
+        for i in range(n)
+    )
+
+
+def test_the_gallery_is_paged(client, member, world):
+    many_images(world.training_task, GALLERY_PAGE_SIZE + 3)
+    client.force_login(member)
+
+    first = client.get(url(world.training_task))
+    second = client.get(url(world.training_task), {"page": 2})
+
+    assert len(first.context["page"].object_list) == GALLERY_PAGE_SIZE
+    assert len(second.context["page"].object_list) == 4  # 3 + the world's t.png
+    assert 'href="?page=2"' in first.content.decode()
+
+
+def test_htmx_paging_returns_the_gallery_fragment(client, member, world):
+    many_images(world.training_task, GALLERY_PAGE_SIZE + 3)
+    client.force_login(member)
+
+    response = client.get(url(world.training_task), {"page": 2}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="task-gallery"')
+    assert "<html" not in body
+    assert "img-050.png" in body and "img-000.png" not in body
+
+
+def test_a_page_out_of_range_shows_the_last_page(client, member, world):
+    client.force_login(member)
+
+    response = client.get(url(world.validation_task), {"page": "999"})
+
+    assert response.status_code == 200
+    assert response.context["page"].number == 1
+
+
+def test_an_outsider_gets_404(client, outsider, world):
+    client.force_login(outsider)
+
+    assert client.get(url(world.validation_task)).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get(url(world.validation_task))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_post_to_the_page_is_not_allowed(client, member, world):
+    client.force_login(member)
+
+    assert client.post(url(world.validation_task)).status_code == 405
+
+
+def test_the_toggle_sets_the_flag_and_htmx_gets_the_toggle_fragment(client, member, world):
+    client.force_login(member)
+
+    response = client.post(
+        toggle_url(world.training_task), {"is_validation": "1"}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="task-validation"')
+    assert 'aria-checked="true"' in body
+    assert 'name="is_validation" value="0"' in body  # the next click clears it
+    assert Task.objects.get(pk=world.training_task.pk).is_validation
+
+
+def test_the_toggle_is_idempotent_and_redirects_without_htmx(client, member, world):
+    client.force_login(member)
+
+    for _ in range(2):
+        response = client.post(toggle_url(world.validation_task), {"is_validation": "0"})
+        assert response.status_code == 302
+        assert response["Location"] == url(world.validation_task)
+    assert not Task.objects.get(pk=world.validation_task.pk).is_validation
+
+
+def test_the_toggle_needs_the_csrf_token(member, world):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+
+    response = client.post(toggle_url(world.training_task), {"is_validation": "1"})
+
+    assert response.status_code == 403
+    assert not Task.objects.get(pk=world.training_task.pk).is_validation
+
+
+def test_an_outsider_cannot_toggle(client, outsider, world):
+    client.force_login(outsider)
+
+    response = client.post(toggle_url(world.training_task), {"is_validation": "1"})
+
+    assert response.status_code == 404
+    assert not Task.objects.get(pk=world.training_task.pk).is_validation
+
+
+def test_anonymous_cannot_toggle(client, world):
+    response = client.post(toggle_url(world.training_task), {"is_validation": "1"})
+
+    assert response.status_code == 302
+    assert not Task.objects.get(pk=world.training_task.pk).is_validation
+
+
+def test_get_on_the_toggle_is_not_allowed(client, member, world):
+    client.force_login(member)
+
+    assert client.get(toggle_url(world.training_task)).status_code == 405
