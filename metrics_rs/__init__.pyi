@@ -1,0 +1,209 @@
+"""Exact, parallel matching, confusion matrix, metrics and COCO AP for whole runs (SPEC §4).
+
+Every function takes a whole run as flat arrays; image ``i`` owns
+``gt_*[gt_offsets[i]:gt_offsets[i + 1]]`` and ``pred_*[pred_offsets[i]:pred_offsets[i + 1]]``.
+
+- boxes: ``(N, 4)`` x1 y1 x2 y2 (continuous pixels, area ``(x2-x1)*(y2-y1)``), float32 or
+  float64 (borrowed without a copy; other numeric dtypes and lists are converted);
+- labels: ``(N,)`` int32 or int64 in ``[0, num_labels)``;
+- scores: ``(M,)`` float32 or float64;
+- offsets: ``(images + 1,)`` int32 or int64, starting at 0, never decreasing, ending at N (M);
+  ``gt_offsets`` and ``pred_offsets`` have the same length.
+
+Bad input (wrong shape or dtype, offsets, labels out of range, NaN or infinite values,
+x2 < x1 or y2 < y1, thresholds out of range) raises ``ValueError`` naming the argument and the
+index. The work runs without the GIL, over all cores.
+"""
+
+from typing import Final, final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "evaluate",
+    "coco_ap",
+    "sweep",
+    "Evaluation",
+    "Sweep",
+    "TRUE_POSITIVE",
+    "CONFUSION",
+    "LOC",
+    "DUPLICATE",
+    "BACKGROUND",
+    "DROPPED",
+]
+
+TRUE_POSITIVE: Final[int]
+"""``pred_kind``: matched, IoU >= λ, same label (0)."""
+CONFUSION: Final[int]
+"""``pred_kind``: matched, IoU >= λ, another label (1)."""
+LOC: Final[int]
+"""``pred_kind``: matched with IoU in [τ, λ): poorly localised (2)."""
+DUPLICATE: Final[int]
+"""``pred_kind``: unmatched, but overlaps an already taken annotation with IoU >= τ (3)."""
+BACKGROUND: Final[int]
+"""``pred_kind``: unmatched, overlapping no annotation with IoU >= τ (4)."""
+DROPPED: Final[int]
+"""``pred_kind``: score below its label's confidence; in no cell (5)."""
+
+@final
+class Evaluation:
+    """Result of :func:`evaluate`. Indices are global (into the flat arrays)."""
+
+    @property
+    def matrix(self) -> NDArray[np.int64]:
+        """``(num_labels + 1, num_labels + 2)``: rows labels, ``{}``; columns labels, BG, LOC."""
+    @property
+    def pred_gt(self) -> NDArray[np.int64]:
+        """``(M,)``: matched annotation; -1 unmatched; -2 dropped by confidence."""
+    @property
+    def pred_iou(self) -> NDArray[np.float64]:
+        """``(M,)``: IoU with the matched annotation, 0 where there is none."""
+    @property
+    def pred_kind(self) -> NDArray[np.int8]:
+        """``(M,)``: TRUE_POSITIVE, CONFUSION, LOC, DUPLICATE, BACKGROUND or DROPPED."""
+    @property
+    def gt_pred(self) -> NDArray[np.int64]:
+        """``(N,)``: the prediction that took the annotation, -1 when missed."""
+    @property
+    def tp(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: true positives per label (the diagonal)."""
+    @property
+    def pred_count(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: kept predictions per label (the row sums)."""
+    @property
+    def gt_count(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: annotations per label."""
+    @property
+    def precision(self) -> NDArray[np.float64]:
+        """``(num_labels,)``: ``tp / pred_count``, NaN for 0/0."""
+    @property
+    def recall(self) -> NDArray[np.float64]:
+        """``(num_labels,)``: ``tp / gt_count``, NaN for 0/0."""
+    @property
+    def f1(self) -> NDArray[np.float64]:
+        """``(num_labels,)``: ``2PR / (P + R)``; NaN if P or R is, 0 if both are 0."""
+    @property
+    def micro_precision(self) -> float:
+        """Overall precision: sums over labels first, then the ratio; NaN for 0/0."""
+    @property
+    def micro_recall(self) -> float:
+        """Overall recall, micro-averaged; NaN for 0/0."""
+    @property
+    def micro_f1(self) -> float:
+        """Overall F1 from the micro precision and recall; NaN if either is."""
+    @property
+    def num_labels(self) -> int: ...
+
+def evaluate(
+    gt_boxes: ArrayLike,
+    gt_labels: ArrayLike,
+    gt_offsets: ArrayLike,
+    pred_boxes: ArrayLike,
+    pred_labels: ArrayLike,
+    pred_scores: ArrayLike,
+    pred_offsets: ArrayLike,
+    *,
+    num_labels: int,
+    label_thresholds: ArrayLike,
+    iou_threshold: float,
+    low_overlap_threshold: float,
+) -> Evaluation:
+    """Match a whole run and build its confusion matrix (SPEC §4.1-4.5).
+
+    ``label_thresholds``: ``(num_labels,)`` confidence per label in [0, 1], already
+    ``max(base, own)``; a prediction is kept iff ``score >= label_thresholds[label]``.
+    Requires ``0 < iou_threshold <= low_overlap_threshold <= 1``.
+    """
+
+def coco_ap(
+    gt_boxes: ArrayLike,
+    gt_labels: ArrayLike,
+    gt_offsets: ArrayLike,
+    pred_boxes: ArrayLike,
+    pred_labels: ArrayLike,
+    pred_scores: ArrayLike,
+    pred_offsets: ArrayLike,
+    *,
+    num_labels: int,
+) -> NDArray[np.float64]:
+    """COCO AP per label, ``(num_labels, 10)`` at IoU 0.50, 0.55, ..., 0.95 (SPEC §4.7).
+
+    Over all predictions given (no confidence filter), as pycocotools ``COCOeval`` (bbox,
+    iscrowd 0, all areas, the best 100 detections per image and label, 101-point
+    interpolation). NaN for a label without annotations; 0 for one with annotations and no
+    prediction. pycocotools' ``stats[0]`` (mAP50-95) is ``np.nanmean(ap)`` and ``stats[1]``
+    (mAP50) ``np.nanmean(ap[:, 0])``. Equal scores across images are ranked in image order,
+    as pycocotools ranks them in ascending image id.
+    """
+
+@final
+class Sweep:
+    """Result of :func:`sweep`: per-label curves over ``thresholds``.
+
+    ``T = len(thresholds)``; all ``(num_labels, T)`` arrays are indexed ``[label, j]``.
+    """
+
+    @property
+    def thresholds(self) -> NDArray[np.float64]:
+        """``(T,)``: the confidences evaluated."""
+    @property
+    def tp(self) -> NDArray[np.int64]:
+        """``(num_labels, T)``: true positives with every label at ``thresholds[j]``."""
+    @property
+    def pred_count(self) -> NDArray[np.int64]:
+        """``(num_labels, T)``: predictions scoring ``>= thresholds[j]``."""
+    @property
+    def gt_count(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: annotations per label."""
+    @property
+    def precision(self) -> NDArray[np.float64]:
+        """``(num_labels, T)``, NaN where no prediction is kept."""
+    @property
+    def recall(self) -> NDArray[np.float64]:
+        """``(num_labels, T)``, NaN for a label without annotations."""
+    @property
+    def f1(self) -> NDArray[np.float64]:
+        """``(num_labels, T)``, the SPEC §4.5 rules."""
+    @property
+    def micro_precision(self) -> NDArray[np.float64]:
+        """``(T,)``: overall precision at each threshold."""
+    @property
+    def micro_recall(self) -> NDArray[np.float64]:
+        """``(T,)``: overall recall at each threshold."""
+    @property
+    def micro_f1(self) -> NDArray[np.float64]:
+        """``(T,)``: overall F1 at each threshold."""
+    def best_f1(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Per label, over every distinct score of that label: (confidence with the highest
+        F1, that F1). Ties go to the higher confidence; NaN where F1 is never defined."""
+    def threshold_for_precision(self, min_precision: float) -> NDArray[np.float64]:
+        """Per label: the lowest confidence (a score of that label) whose precision is
+        ``>= min_precision`` (in [0, 1]); NaN where none is."""
+
+def sweep(
+    gt_boxes: ArrayLike,
+    gt_labels: ArrayLike,
+    gt_offsets: ArrayLike,
+    pred_boxes: ArrayLike,
+    pred_labels: ArrayLike,
+    pred_scores: ArrayLike,
+    pred_offsets: ArrayLike,
+    *,
+    num_labels: int,
+    iou_threshold: float,
+    low_overlap_threshold: float,
+    thresholds: ArrayLike | None = None,
+) -> Sweep:
+    """Precision, recall and F1 per label as functions of one confidence for every label.
+
+    Exact: each value equals what :func:`evaluate` gives with
+    ``label_thresholds = [t] * num_labels``. Predictions are visited highest score first, so
+    those kept at ``t`` are a prefix of the visiting order and their matching is the prefix
+    of the matching of all predictions: one matching of everything, then cumulative counts
+    per label read by binary search (O(M log M + num_labels * T)).
+
+    ``thresholds``: confidences in [0, 1], any order; default the 101-point grid
+    ``0.00, 0.01, ..., 1.00``. Pass ``np.unique(pred_scores)`` for every step of the curves.
+    """

@@ -1,0 +1,14 @@
+//! metrics_rs: exact, parallel matching, confusion matrix, metrics and COCO AP (SPEC §4).
+//!
+//! The core modules are plain Rust over borrowed arrays; `python` (feature `python`, on by
+//! default) only wires them to NumPy.
+
+pub mod coco;
+pub mod geometry;
+pub mod input;
+pub mod matching;
+pub mod metrics;
+pub mod sweep;
+
+#[cfg(feature = "python")]
+mod python;

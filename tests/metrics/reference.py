@@ -1,0 +1,158 @@
+"""A slow, literal pure-Python reading of SPEC §4, written from the SPEC to check metrics_rs.
+
+Images are lists: annotations ``[(box, label)]`` and predictions ``[(box, label, score)]``;
+boxes are ``(x1, y1, x2, y2)`` tuples of floats. Indices in the results are global, in the
+order the images and their entries are listed (as in the flat arrays).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+TRUE_POSITIVE, CONFUSION, LOC, DUPLICATE, BACKGROUND, DROPPED = range(6)
+
+Box = tuple[float, float, float, float]
+Annotation = tuple[Box, int]
+Prediction = tuple[Box, int, float]
+Image = tuple[list[Annotation], list[Prediction]]
+
+
+def area(b: Box) -> float:
+    """SPEC §4: continuous coordinates, no +1."""
+    return (b[2] - b[0]) * (b[3] - b[1])
+
+
+def iou(p: Box, g: Box) -> float:
+    """Intersection over union; a union of 0 gives 0."""
+    inter_w = max(0.0, min(p[2], g[2]) - max(p[0], g[0]))
+    inter_h = max(0.0, min(p[3], g[3]) - max(p[1], g[1]))
+    inter = inter_w * inter_h
+    union = area(p) + area(g) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Result:
+    """Everything metrics_rs.evaluate returns, as plain Python values."""
+
+    num_labels: int
+    matrix: list[list[int]]
+    pred_gt: list[int] = field(default_factory=list)
+    pred_iou: list[float] = field(default_factory=list)
+    pred_kind: list[int] = field(default_factory=list)
+    gt_pred: list[int] = field(default_factory=list)
+    gt_labels: list[int] = field(default_factory=list)
+
+    @property
+    def tp(self) -> list[int]:
+        return [self.matrix[k][k] for k in range(self.num_labels)]
+
+    @property
+    def pred_count(self) -> list[int]:
+        return [sum(self.matrix[k]) for k in range(self.num_labels)]
+
+    @property
+    def gt_count(self) -> list[int]:
+        return [self.gt_labels.count(k) for k in range(self.num_labels)]
+
+
+def ratio(num: int, den: int) -> float:
+    """A 0/0 ratio is undefined (NaN here, null when stored)."""
+    return num / den if den else math.nan
+
+
+def f1(p: float, r: float) -> float:
+    """Undefined when P or R is, 0 when both are 0."""
+    if math.isnan(p) or math.isnan(r):
+        return math.nan
+    if p + r == 0:
+        return 0.0
+    return 2 * p * r / (p + r)
+
+
+def scores(result: Result) -> dict:
+    """Per-label and micro-averaged precision, recall and F1 (SPEC §4.5)."""
+    tp, kept, gts = result.tp, result.pred_count, result.gt_count
+    precision = [ratio(t, k) for t, k in zip(tp, kept, strict=True)]
+    recall = [ratio(t, g) for t, g in zip(tp, gts, strict=True)]
+    micro_p, micro_r = ratio(sum(tp), sum(kept)), ratio(sum(tp), sum(gts))
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": [f1(p, r) for p, r in zip(precision, recall, strict=True)],
+        "micro_precision": micro_p,
+        "micro_recall": micro_r,
+        "micro_f1": f1(micro_p, micro_r),
+    }
+
+
+def evaluate(
+    images: list[Image],
+    num_labels: int,
+    label_thresholds: list[float],
+    tau: float,
+    lam: float,
+) -> Result:
+    """SPEC §4.1–4.4 over a list of images."""
+    bg, loc_col, empty_row = num_labels, num_labels + 1, num_labels
+    res = Result(num_labels, [[0] * (num_labels + 2) for _ in range(num_labels + 1)])
+    gt_base = pred_base = 0
+    for gts, preds in images:
+        res.pred_gt += [0] * len(preds)
+        res.pred_iou += [0.0] * len(preds)
+        res.pred_kind += [0] * len(preds)
+        res.gt_pred += [-1] * len(gts)
+        res.gt_labels += [label for _, label in gts]
+        # 1. Filter.
+        kept = []
+        for i, (_, label, score) in enumerate(preds):
+            if score >= label_thresholds[label]:
+                kept.append(i)
+            else:
+                res.pred_gt[pred_base + i] = -2
+                res.pred_kind[pred_base + i] = DROPPED
+        # 2. Order: highest score first, equal scores in emission order (sorted is stable).
+        kept.sort(key=lambda i: -preds[i][2])
+        # 3. Match.
+        taken: set[int] = set()
+        for i in kept:
+            box, label, _ = preds[i]
+            overlaps = [iou(box, g) for g, _ in gts]
+            candidates = [j for j in range(len(gts)) if j not in taken and overlaps[j] >= tau]
+            tiers = [
+                [j for j in candidates if gts[j][1] == label and overlaps[j] >= lam],
+                [j for j in candidates if overlaps[j] >= lam],
+                candidates,
+            ]
+            choice = None
+            for tier in tiers:
+                if tier:
+                    best = max(overlaps[j] for j in tier)
+                    choice = min(j for j in tier if overlaps[j] == best)
+                    break
+            p = pred_base + i
+            # 4. Cells.
+            if choice is None:
+                duplicate = any(j in taken and overlaps[j] >= tau for j in range(len(gts)))
+                res.pred_gt[p] = -1
+                res.pred_kind[p] = DUPLICATE if duplicate else BACKGROUND
+                res.matrix[label][bg] += 1
+                continue
+            taken.add(choice)
+            actual = gts[choice][1]
+            res.pred_gt[p] = gt_base + choice
+            res.pred_iou[p] = overlaps[choice]
+            res.gt_pred[gt_base + choice] = p
+            if overlaps[choice] >= lam:
+                res.pred_kind[p] = TRUE_POSITIVE if actual == label else CONFUSION
+                res.matrix[label][actual] += 1
+            else:
+                res.pred_kind[p] = LOC
+                res.matrix[label][loc_col] += 1
+        for j, (_, actual) in enumerate(gts):
+            if j not in taken:
+                res.matrix[empty_row][actual] += 1
+        gt_base += len(gts)
+        pred_base += len(preds)
+    return res
