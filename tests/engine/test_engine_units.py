@@ -1,0 +1,138 @@
+"""Smaller pieces: metadata parsing, output decoding rules, image modes, OOM recognition."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from validation.engine import ModelSpec, OutputContractError
+from validation.engine.forward import is_out_of_memory
+from validation.engine.images import ImageSkipped, decode_image
+from validation.engine.metadata import (
+    image_shape_from,
+    label_names_from,
+    parse_metadata_text,
+)
+from validation.engine.outputs import DecodeOptions, decode, detect_format
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_engine_does_not_import_django():
+    code = "import validation.engine, sys; assert 'django' not in sys.modules, 'django imported'"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_metadata_json_python_literal_and_yaml_lines():
+    assert parse_metadata_text('{"names": {"0": "a", "1": "b"}, "stride": 32}') == {
+        "names": {"0": "a", "1": "b"},
+        "stride": 32,
+    }
+    assert label_names_from(parse_metadata_text("{'names': {0: 'a', 1: 'b'}, 'imgsz': [320, 640]}"))
+    assert image_shape_from(parse_metadata_text("{'imgsz': [320, 640]}")) == (320, 640)
+    yaml_ish = "stride: 32\nimgsz: [640, 640]\nnames: {0: 'scratch', 1: 'dent'}\ntask: detect\n"
+    meta = parse_metadata_text(yaml_ish)
+    assert meta["stride"] == 32 and meta["task"] == "detect"
+    assert label_names_from(meta) == ("scratch", "dent")
+
+
+def test_metadata_code_is_never_executed(tmp_path):
+    marker = tmp_path / "ran"
+    text = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    assert parse_metadata_text(text) == {}
+    assert not marker.exists()
+    assert parse_metadata_text(b"\xff\xfe garbage") == {}
+
+
+def test_names_with_gaps_are_not_guessed():
+    assert label_names_from({"names": {"0": "a", "2": "c"}}) == ()
+    assert label_names_from({"names": ["a", "b"]}) == ("a", "b")
+
+
+def test_spec_validates_choices_and_fills_empty_normalisation():
+    model_spec = ModelSpec("m.pt2", "auto", ["a"], mean=[], std=[])
+    assert model_spec.mean == (0.0, 0.0, 0.0) and model_spec.std == (1.0, 1.0, 1.0)
+    assert model_spec.label_names == ("a",)
+    with pytest.raises(ValueError, match="output format"):
+        ModelSpec("m.pt2", "auto", (), output_format="onnx")
+
+
+def test_square_six_by_six_output_is_ambiguous():
+    with pytest.raises(OutputContractError, match="set the output format explicitly"):
+        detect_format(torch.zeros(1, 6, 6), 1)
+
+
+def test_single_n_by_6_tensor_for_batch_one():
+    out = torch.tensor([[1.0, 2.0, 3.0, 4.0, 0.5, 1.0]])
+    assert detect_format(out, 1) == "nx6"
+    ((boxes, scores, labels),) = decode(out, "nx6", 1, DecodeOptions(num_classes=2))
+    assert boxes.tolist() == [[1.0, 2.0, 3.0, 4.0]] and labels.tolist() == [1]
+
+
+def test_nx6_list_of_wrong_length_says_what_came():
+    out = [torch.zeros(3, 6)]
+    with pytest.raises(OutputContractError, match=r"batch of 2, got list\(Tensor\[3×6\]"):
+        decode(out, "nx6", 2, DecodeOptions())
+
+
+def test_non_integer_class_column_is_refused():
+    out = torch.tensor([[[1.0, 2.0, 3.0, 4.0, 1.0, 0.73]]])
+    with pytest.raises(OutputContractError, match="non-integer class values"):
+        decode(out, "nx6", 1, DecodeOptions())
+
+
+def test_torchvision_dict_missing_a_key():
+    out = [{"boxes": torch.zeros(1, 4), "scores": torch.ones(1)}]
+    with pytest.raises(OutputContractError, match="image 0 lacks a tensor key"):
+        decode(out, "torchvision", 1, DecodeOptions())
+
+
+def test_infinite_yolo_scores_are_refused():
+    head = torch.zeros(1, 6, 10)
+    head[0, 5, 3] = float("inf")
+    with pytest.raises(OutputContractError, match="infinite scores"):
+        decode(head, "yolo", 1, DecodeOptions())
+
+
+def test_yolo_cap_keeps_the_best_per_image():
+    head = torch.zeros(1, 5, 50)
+    head[0, 0] = torch.arange(50) * 10.0  # separate boxes, no NMS overlap
+    head[0, 2:4] = 5.0
+    head[0, 4] = torch.linspace(0.01, 0.5, 50)
+    ((boxes, scores, _),) = decode(head, "yolo", 1, DecodeOptions(max_per_image=5))
+    assert scores.tolist() == pytest.approx(torch.linspace(0.01, 0.5, 50)[-5:].flip(0).tolist())
+
+
+def test_out_of_memory_errors_are_recognised():
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
+    assert is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried"))
+    assert not is_out_of_memory(RuntimeError("size mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "P", "RGBA", "CMYK", "1"])
+def test_any_image_mode_becomes_rgb(tmp_path, mode):
+    grey = np.zeros((20, 30), dtype=np.uint16 if mode == "I;16" else np.uint8)
+    grey[5:10, 5:15] = 65535 if mode == "I;16" else 255
+    img = Image.fromarray(grey) if mode == "I;16" else Image.fromarray(grey).convert(mode)
+    assert img.mode == mode
+    path = tmp_path / ("img.tiff" if mode in ("I;16", "CMYK") else "img.png")
+    img.save(path)
+    decoded = decode_image(str(path), 60, 60, "RGB")
+    assert decoded.pixels.shape == (3, 40, 60)
+    assert (decoded.width, decoded.height) == (30, 20)
+    if mode != "CMYK":
+        assert decoded.pixels[:, 15, 20].tolist() == [255, 255, 255]
+        assert decoded.pixels[:, 35, 50].tolist() == [0, 0, 0]
+
+
+def test_directory_instead_of_file_is_skipped(tmp_path):
+    with pytest.raises(ImageSkipped, match=r"^cannot read the file \(Is a directory\)$"):
+        decode_image(str(tmp_path), 64, 64, "RGB")

@@ -1,0 +1,29 @@
+"""Inference engine: torch models in, boxes in original-image pixels out. No Django here."""
+
+from .probe import probe_model
+from .runner import run_inference
+from .types import (
+    Cancelled,
+    EngineError,
+    InferenceResult,
+    InputContractError,
+    ModelLoadError,
+    ModelSpec,
+    OutOfMemoryAtBatchOne,
+    OutputContractError,
+    ProbeResult,
+)
+
+__all__ = [
+    "Cancelled",
+    "EngineError",
+    "InferenceResult",
+    "InputContractError",
+    "ModelLoadError",
+    "ModelSpec",
+    "OutOfMemoryAtBatchOne",
+    "OutputContractError",
+    "ProbeResult",
+    "probe_model",
+    "run_inference",
+]

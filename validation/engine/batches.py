@@ -1,0 +1,105 @@
+"""Forward laid-out batches in chunks, halving the chunk on out-of-memory, and decode outputs."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from .forward import (
+    call_model,
+    is_out_of_memory,
+    model_input,
+    release_cached_memory,
+    synchronize,
+    to_host_tensor,
+)
+from .images import PAD_VALUE
+from .loading import LoadedModel, short_error
+from .outputs import DecodeOptions, decode
+from .types import EngineError, ModelSpec, OutOfMemoryAtBatchOne, ProbeResult
+
+ImageDetections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes (n,4), scores, labels
+
+
+class Forwarder:
+    """Runs batches through the model; on out-of-memory halves its batch and retries.
+
+    The halved size is kept for the rest of the run (final_batch_size in the result). A model
+    with a fixed batch gets chunks padded up to it and cannot halve.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        spec: ModelSpec,
+        probe: ProbeResult,
+        batch: int,
+        opts: DecodeOptions,
+        seconds: dict[str, float],
+    ) -> None:
+        self.model, self.spec, self.probe, self.opts = model, spec, probe, opts
+        self.seconds = seconds
+        self.fixed = None if probe.dynamic_batch else (probe.fixed_batch or 1)
+        self.batch = self.fixed or max(1, batch)
+
+    def run(self, pixels: np.ndarray) -> list[ImageDetections]:
+        """Detections in canvas pixels for each image of a (B, 3, H, W) uint8 batch."""
+        results: list[ImageDetections] = []
+        start = 0
+        while start < len(pixels):
+            chunk = pixels[start : start + self.batch]
+            try:
+                results.extend(self._chunk(chunk))
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+            else:
+                start += len(chunk)
+                continue
+            # Out of memory. Leaving the except block dropped the exception and the tensors
+            # its traceback held, so the cached blocks can really be released now.
+            release_cached_memory(self.model.device)
+            if self.batch == 1 or self.fixed:
+                raise OutOfMemoryAtBatchOne(
+                    f"out of memory at batch size {self.batch} on {self.model.device}"
+                )
+            self.batch = max(1, self.batch // 2)
+        return results
+
+    def _chunk(self, chunk: np.ndarray) -> list[ImageDetections]:
+        """One forward and output decoding, padded up to a fixed batch when needed."""
+        since = time.perf_counter()
+        count = len(chunk)
+        if self.fixed and count < self.fixed:
+            pad = np.full((self.fixed - count, *chunk.shape[1:]), PAD_VALUE, dtype=np.uint8)
+            chunk = np.concatenate([chunk, pad])
+        x = model_input(to_host_tensor(chunk, self.model.device), self.spec, self.model)
+        since = self._add("preprocess", since)
+        try:
+            out = call_model(self.model, x, self.probe.input_kind)
+            synchronize(self.model.device)
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise
+            raise EngineError(
+                f"the model failed on a batch of {count} images: {short_error(exc)}"
+            ) from exc
+        since = self._add("model", since)
+        detections = decode(out, self.probe.output_format, len(chunk), self.opts)[:count]
+        result = [_to_numpy(det) for det in detections]
+        self._add("postprocess", since)
+        return result
+
+    def _add(self, stage: str, since: float) -> float:
+        """Account the time since `since` to a stage; return now."""
+        now = time.perf_counter()
+        self.seconds[stage] += now - since
+        return now
+
+
+def _to_numpy(det: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> ImageDetections:
+    """Device tensors to CPU numpy arrays."""
+    boxes, scores, labels = (t.detach().to("cpu").numpy() for t in det)
+    return boxes, scores, labels

@@ -1,0 +1,172 @@
+"""Image decoding (Pillow, EXIF orientation, RGB/BGR, aspect-keeping resize) and batch layout."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+PAD_VALUE = 114
+EXIF_ORIENTATION = 0x0112
+# The transposition ImageOps.exif_transpose applies for each EXIF orientation value.
+TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+class ImageSkipped(Exception):
+    """An image that cannot be used; str() is the reason shown to the user."""
+
+
+@dataclass
+class DecodedImage:
+    """One image resized for the model (not yet padded), with its original size."""
+
+    pixels: np.ndarray  # (3, new_h, new_w) uint8, channels in the model's order
+    width: int  # original width after EXIF orientation
+    height: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image sits on the model's input canvas, to map boxes back."""
+
+    width: int
+    height: int
+    new_w: int
+    new_h: int
+    pad_x: int
+    pad_y: int
+
+    def to_original(self, boxes: np.ndarray) -> np.ndarray:
+        """Map (n, 4) canvas boxes x1 y1 x2 y2 back to original pixels, clipped to the image."""
+        out = boxes.astype(np.float32, copy=True)
+        out[:, 0::2] = (out[:, 0::2] - self.pad_x) * (self.width / self.new_w)
+        out[:, 1::2] = (out[:, 1::2] - self.pad_y) * (self.height / self.new_h)
+        np.clip(out[:, 0::2], 0, self.width, out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0, self.height, out=out[:, 1::2])
+        return out
+
+
+def fitted_size(width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
+    """Largest (w, h) with the image's aspect ratio that fits box_w × box_h (at least 1 px)."""
+    ratio = min(box_w / width, box_h / height)
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
+def decode_image(path: str, box_w: int, box_h: int, channel_order: str) -> DecodedImage:
+    """Open, orient, convert and resize one image to fit box_w × box_h; raise ImageSkipped."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise ImageSkipped("empty file")
+        with Image.open(path) as img:
+            return _decode_open(img, box_w, box_h, channel_order)
+    except ImageSkipped:
+        raise
+    except FileNotFoundError as exc:
+        raise ImageSkipped("file not found") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageSkipped(f"image too large (decompression bomb protection): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageSkipped("not an image, or an unsupported image format") from exc
+    except OSError as exc:
+        if exc.errno is not None:  # the file system's error, not the decoder's
+            raise ImageSkipped(f"cannot read the file ({exc.strerror})") from exc
+        raise ImageSkipped(_decoder_reason(exc)) from exc
+    except Exception as exc:  # crafted files make Pillow raise almost anything
+        raise ImageSkipped(_decoder_reason(exc)) from exc
+
+
+def _decoder_reason(exc: BaseException) -> str:
+    """A reason for an image the decoder refused."""
+    text = str(exc) or type(exc).__name__
+    if "truncated" in text:
+        return "truncated image file"
+    return f"corrupt image: {text}"
+
+
+def _decode_open(img: Image.Image, box_w: int, box_h: int, channel_order: str) -> DecodedImage:
+    """Decode an opened image; JPEGs are decoded at a reduced scale when much larger than needed."""
+    try:
+        orientation = img.getexif().get(EXIF_ORIENTATION)
+    except Exception:  # a broken EXIF block only loses the orientation
+        orientation = None
+    transpose = TRANSPOSE_FOR_ORIENTATION.get(orientation) if isinstance(orientation, int) else None
+    swapped = transpose in (
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_270,
+    )
+    stored_w, stored_h = img.size
+    if stored_w < 1 or stored_h < 1:
+        raise ImageSkipped("empty image (0 pixels)")
+    width, height = (stored_h, stored_w) if swapped else (stored_w, stored_h)
+    new_w, new_h = fitted_size(width, height, box_w, box_h)
+    side = max(new_w, new_h)
+    img.draft("RGB", (side, side))  # JPEG only: DCT scaling, result stays >= the target size
+    img.load()
+    img = _to_rgb(img)
+    # Resize in stored orientation, then transpose the small image (same result, less work).
+    target = (new_h, new_w) if swapped else (new_w, new_h)
+    if img.size != target:
+        img = img.resize(target, Image.Resampling.BILINEAR)
+    if transpose is not None:
+        img = img.transpose(transpose)
+    pixels = np.asarray(img, dtype=np.uint8)
+    if channel_order == "BGR":
+        pixels = pixels[:, :, ::-1]
+    # Channel-first here, in the decode thread: the main thread then only casts and scales.
+    return DecodedImage(np.ascontiguousarray(pixels.transpose(2, 0, 1)), width, height)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; 16-bit and float greyscale are scaled, not clipped."""
+    if img.mode == "RGB":
+        return img
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        data = np.asarray(img).astype(np.float32)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(data.max()), 1.0)
+        if img.mode == "F" and top <= 1.0:
+            top = 1.0
+        grey = np.clip(data * (255.0 / top), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if img.mode in ("P", "PA") and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return img.convert("RGB")
+
+
+def canvas_shape(
+    decoded: list[DecodedImage], fixed_hw: tuple[int, int] | None, stride: int
+) -> tuple[int, int]:
+    """(h, w) of a batch: the fixed/letterbox canvas, or the largest image padded to the stride."""
+    if fixed_hw is not None:
+        return fixed_hw
+    h = max(d.pixels.shape[1] for d in decoded)
+    w = max(d.pixels.shape[2] for d in decoded)
+    return math.ceil(h / stride) * stride, math.ceil(w / stride) * stride
+
+
+def layout_batch(
+    decoded: list[DecodedImage], canvas_hw: tuple[int, int], centred: bool
+) -> tuple[np.ndarray, list[Placement]]:
+    """Paste images on a (B, 3, H, W) uint8 canvas filled with 114: centred or top-left."""
+    canvas_h, canvas_w = canvas_hw
+    batch = np.full((len(decoded), 3, canvas_h, canvas_w), PAD_VALUE, dtype=np.uint8)
+    placements = []
+    for i, item in enumerate(decoded):
+        new_h, new_w = item.pixels.shape[1:]
+        pad_x = (canvas_w - new_w) // 2 if centred else 0
+        pad_y = (canvas_h - new_h) // 2 if centred else 0
+        batch[i, :, pad_y : pad_y + new_h, pad_x : pad_x + new_w] = item.pixels
+        placements.append(Placement(item.width, item.height, new_w, new_h, pad_x, pad_y))
+    return batch, placements
