@@ -80,7 +80,7 @@ TEMPLATES = [
 _SQLITE_OPTIONS = {
     # WAL lets readers go on while a worker commits; IMMEDIATE takes the write lock at BEGIN
     # so two writers queue on the busy timeout instead of failing with "database is locked".
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
     "transaction_mode": "IMMEDIATE",
     "timeout": 30,
 }

@@ -126,3 +126,9 @@ def run_burst_worker(env: dict[str, str], device: str = "cpu", timeout: float = 
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     return output
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Users are made in most tests; the real hasher costs a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

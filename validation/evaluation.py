@@ -227,6 +227,8 @@ def _instance_rows(preds, gt: GroundTruth, ev, n: int) -> np.ndarray:
 
 def write_instances(run_id: int, rows: np.ndarray) -> None:
     """Insert instance rows with one executemany: bulk_create is far slower for 100k rows."""
+    # In cell order, so the cell index grows at its end and a drill-down reads adjacent pages.
+    rows = rows[np.lexsort((rows["image_id"], rows["col"], rows["row"]))]
     table = Instance._meta.db_table
     columns = ["run_id", *_INSTANCE_DTYPE.names]
     nullable_int = {"actual_label", "annotation_id", "prediction_index"}

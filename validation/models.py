@@ -250,8 +250,11 @@ class Instance(models.Model):
         BACKGROUND = 4, _("background")
         MISSED = 6, _("missed")
 
-    run = models.ForeignKey(InferenceRun, on_delete=models.CASCADE, related_name="instances")
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    # Covered by the composite indexes below: fewer indexes make saving 100k rows fast.
+    run = models.ForeignKey(
+        InferenceRun, on_delete=models.CASCADE, related_name="instances", db_index=False
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+", db_index=False)
     row = models.PositiveSmallIntegerField(help_text=_("predicted label index, or {} "))
     col = models.PositiveSmallIntegerField(help_text=_("actual label index, or BG, LOC"))
     kind = models.PositiveSmallIntegerField(choices=Kind.choices)
@@ -276,7 +279,7 @@ class Instance(models.Model):
         ordering = ["run", "row", "col", "id"]
         indexes = [
             models.Index(fields=["run", "row", "col", "id"], name="instance_cell"),
-            models.Index(fields=["run", "image"], name="instance_image"),
+            models.Index(fields=["image", "run"], name="instance_image"),
         ]
 
     def __str__(self) -> str:
