@@ -172,6 +172,28 @@ class InferenceRun(models.Model):
     map50_95 = models.FloatField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
 
+    # Review: is this model fit for the production line?
+    class Review(models.TextChoices):
+        TO_REVIEW = "to_review", _("to review")
+        REVIEWED = "reviewed", _("reviewed")
+        APPROVED = "approved", _("approved for production")
+        REJECTED = "rejected", _("rejected")
+
+    review_status = models.CharField(
+        _("review"), max_length=20, choices=Review.choices, default=Review.TO_REVIEW,
+        db_index=True,
+    )
+    review_notes = models.TextField(_("review notes"), blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    # Set on a run saved from a what-if on another run: thresholds changed, same predictions.
+    derived_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_runs"
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("validation run")
@@ -312,3 +334,24 @@ class RunShard(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} shard {self.index}"
+
+
+class ApiToken(models.Model):
+    """A token a training pipeline uses to read runs through the API; only its hash is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["user", "name"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
