@@ -199,22 +199,23 @@ def _key_lines(text: str) -> dict[str, list[int]]:
     return lines
 
 
+class _Pairs(list):
+    """A JSON object's (key, value) pairs in order, so repeated keys are seen."""
+
+
 def parse_source(text: str) -> list[tuple[str, object, int | None]]:
     """Parse the JSON source into (label, raw value, line) entries; syntax errors are located."""
     if not text.strip():
         return []
 
-    def keep_pairs(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
-        return pairs
-
     try:
-        data = json.loads(text, object_pairs_hook=keep_pairs)
+        data = json.loads(text, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as exc:
         raise LabelConfidenceError(
             _("Line %(line)d, column %(column)d: %(message)s")
             % {"line": exc.lineno, "column": exc.colno, "message": exc.msg}
         ) from exc
-    if not isinstance(data, list):
+    if not isinstance(data, _Pairs):
         raise LabelConfidenceError(
             _('The label confidences must be a JSON object such as {"scratch": 0.5}.'), line=1
         )
@@ -226,7 +227,7 @@ def parse_source(text: str) -> list[tuple[str, object, int | None]]:
         seen[key] = occurrence + 1
         found = key_lines.get(key, [])
         line = found[occurrence] if occurrence < len(found) else None
-        if isinstance(value, list):  # a nested object came back as pairs
+        if isinstance(value, _Pairs):  # a nested object
             value = dict(value)
         entries.append((key, value, line))
     return entries
@@ -526,8 +527,8 @@ def validate_run_settings(data: dict, user) -> tuple[dict | None, dict[str, list
     model = project = None
     if step1.is_valid():
         model, project = step1.cleaned_data["model"], step1.cleaned_data["project"]
-    if data.get("image_size") in (None, "") and model is not None:
-        data["image_size"] = model.input_size
+    if data.get("image_size") in (None, ""):
+        data["image_size"] = model.input_size if model is not None else IMAGE_SIZE_RANGE[1]
     labels = run_labels(model, project) if model and project else None
     step2 = ConfidenceForm(data, labels=labels)
     step3 = InferenceParametersForm(data, model=model)

@@ -9,7 +9,6 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
-from tests.validation.run_world import completed_run, world  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -199,6 +199,14 @@ def make_completed_run(project: Project, model: DetectionModel, user, **fields) 
     return run
 
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def use_fast_password_hashing(settings) -> None:
+    """The default hasher takes about a second per user here; tests do not need its strength."""
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
 class World:
     """Everything a view test needs, by name."""
 

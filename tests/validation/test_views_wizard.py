@@ -1,0 +1,406 @@
+"""The wizard: three steps, each validated on the server, values kept between steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from tests.validation.run_world import World, use_fast_password_hashing
+from validation.models import InferenceRun
+from validation.views import wizard_state
+
+pytestmark = pytest.mark.django_db
+STEP = {n: reverse(f"validation:wizard-step{n}") for n in (1, 2, 3)}
+HTMX = {"HTTP_HX_REQUEST": "true"}
+NO_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings) -> None:
+    use_fast_password_hashing(settings)
+    settings.REDIS_URL = NO_REDIS
+
+
+@pytest.fixture
+def world(owner, member, outsider) -> World:
+    return World(owner, member, outsider)
+
+
+@pytest.fixture
+def owner_client(client, world):
+    client.force_login(world.owner)
+    return client
+
+
+def step1_data(world) -> dict:
+    return {"process": world.process.pk, "model": world.model.pk, "project": world.project.pk}
+
+
+def fill_step1(client, world) -> None:
+    assert client.post(STEP[1], step1_data(world)).status_code == 302
+
+
+def fill_step2(client, source='{"scratch": 0.5}', base="0.3") -> None:
+    data = {"base_confidence": base, "tab": "source", "label_confidences": source, "action": "next"}
+    response = client.post(STEP[2], data)
+    assert response.status_code == 302, response.content.decode()
+
+
+def step3_data(**changes) -> dict:
+    return {
+        "device": "cpu",
+        "batch_size": "8",
+        "image_size": "640",
+        "iou_threshold": "0.5",
+        "low_overlap_threshold": "0.5",
+        "submission_token": "tok-1",
+        "action": "start",
+        **changes,
+    }
+
+
+# ---------------------------------------------------------------- start and step 1
+
+
+def test_plus_button_starts_a_fresh_wizard(owner_client, world):
+    fill_step1(owner_client, world)
+    response = owner_client.get(reverse("validation:wizard-start"))
+    assert response.status_code == 302 and response.url == STEP[1]
+    assert wizard_state.load(owner_client.session, 1) == {}
+
+
+def test_step1_page_offers_processes_and_marks_unusable_projects(owner_client, world):
+    response = owner_client.get(STEP[1])
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert world.process.name in html
+    assert "no-validation (no task is flagged as validation set)" in html
+    assert "foreign" not in html  # not a member
+
+
+def test_step1_valid_goes_to_step2(owner_client, world):
+    response = owner_client.post(STEP[1], step1_data(world))
+    assert response.status_code == 302 and response.url == STEP[2]
+
+
+def test_step1_valid_with_htmx_answers_hx_redirect(owner_client, world):
+    response = owner_client.post(STEP[1], step1_data(world), **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == STEP[2]
+
+
+def test_step1_errors_are_422_next_to_the_fields_and_values_kept(owner_client, world):
+    data = {**step1_data(world), "model": world.pending_model.pk}
+    response = owner_client.post(STEP[1], data, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert html.lstrip().startswith('<form id="wizard-form"')
+    assert "cannot be used: waiting for its probe" in html
+    assert f'value="{world.project.pk}"  selected' in html or "selected" in html
+    assert wizard_state.load(owner_client.session, 1)["model"] == str(world.pending_model.pk)
+
+
+def test_step1_without_htmx_renders_the_whole_page_with_errors(owner_client, world):
+    response = owner_client.post(STEP[1], {})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "<html" in html
+    for message in ("Choose a process.", "Choose a model.", "Choose a project."):
+        assert message in html
+
+
+def test_step1_keeps_values_when_coming_back(owner_client, world):
+    fill_step1(owner_client, world)
+    html = owner_client.get(STEP[1]).content.decode()
+    assert f'<option value="{world.model.pk}"  selected>' in html
+    assert "Validation set: 1 tasks, 3 images, 9 annotations." in html
+
+
+def test_models_fragment_lists_the_process_models_and_disables_unprobed(owner_client, world):
+    url = reverse("validation:wizard-models")
+    html = owner_client.get(url, {"process": world.process.pk}, **HTMX).content.decode()
+    assert html.lstrip().startswith('<div id="wizard-models">')
+    assert world.model.name in html
+    assert "paint-model" not in html
+    assert "disabled" in html and "probe failed: output shape (1, 7) not understood" in html
+
+
+def test_models_fragment_for_an_unknown_process_is_empty(owner_client, world):
+    url = reverse("validation:wizard-models")
+    html = owner_client.get(url, {"process": "x"}, **HTMX).content.decode()
+    assert "<optgroup" in html  # all processes, for use without JavaScript
+    assert owner_client.get(url, {"process": 99999}, **HTMX).status_code == 200
+
+
+def test_project_summary_fragment_counts_the_validation_set(owner_client, world):
+    url = reverse("validation:wizard-project-summary")
+    response = owner_client.get(url, {"project": world.project.pk}, **HTMX)
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="wizard-project-summary"')
+    assert "1 tasks, 3 images, 9 annotations" in html
+
+
+def test_project_summary_of_someone_elses_project_is_404(owner_client, world):
+    url = reverse("validation:wizard-project-summary")
+    assert owner_client.get(url, {"project": world.foreign_project.pk}).status_code == 404
+
+
+def test_project_summary_without_a_project_is_empty(owner_client, world):
+    url = reverse("validation:wizard-project-summary")
+    response = owner_client.get(url, {"project": ""})
+    assert response.status_code == 200
+    assert "tasks" not in response.content.decode()
+
+
+# ---------------------------------------------------------------- step 2
+
+
+def test_step2_needs_step1_first(owner_client):
+    response = owner_client.get(STEP[2])
+    assert response.status_code == 302 and response.url == STEP[1]
+
+
+def test_step2_shows_the_run_labels_and_the_default_base(owner_client, world):
+    fill_step1(owner_client, world)
+    html = owner_client.get(STEP[2]).content.decode()
+    assert 'value="0.25"' in html
+    assert "<code>crack</code>" in html  # project-only labels are offered too
+
+
+def test_step2_label_confidence_below_base_is_refused_naming_the_label(owner_client, world):
+    fill_step1(owner_client, world)
+    data = {
+        "base_confidence": "0.5",
+        "tab": "builder",
+        "lc_label": "scratch",
+        "lc_value": "0.3",
+        "action": "next",
+    }
+    response = owner_client.post(STEP[2], data, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "The confidence of “scratch” (0.3) is below the base confidence (0.5)" in html
+    assert 'name="lc_value" value="0.3"' in html
+
+
+def test_step2_source_errors_show_line_and_column(owner_client, world):
+    fill_step1(owner_client, world)
+    data = {
+        "base_confidence": "0.5",
+        "tab": "source",
+        "label_confidences": '{\n"dent": }',
+        "action": "next",
+    }
+    response = owner_client.post(STEP[2], data, **HTMX)
+    assert response.status_code == 422
+    assert "Line 2, column 9: Expecting value" in response.content.decode()
+
+
+def test_step2_add_row_then_remove_it(owner_client, world):
+    fill_step1(owner_client, world)
+    base = {"base_confidence": "0.4", "tab": "builder"}
+    added = owner_client.post(STEP[2], {**base, "add": "1"}, **HTMX)
+    assert added.status_code == 200
+    assert added.content.decode().count('name="lc_label"') == 1
+    data = {**base, "lc_label": ["dent", "scratch"], "lc_value": ["0.5", "0.6"], "remove": "0"}
+    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    assert html.count('name="lc_label"') == 1
+    assert 'value="0.6"' in html
+    assert 'value="0.4"' in html  # the base is kept
+
+
+def test_step2_label_picker_offers_each_label_once(owner_client, world):
+    fill_step1(owner_client, world)
+    data = {
+        "base_confidence": "0.4",
+        "tab": "builder",
+        "lc_label": "dent",
+        "lc_value": "0.5",
+        "add": "1",
+    }
+    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    second_row = html.split('name="lc_label"')[2]
+    assert '<option value="dent"' not in second_row.split("</select>")[0]
+
+
+def test_step2_switching_tabs_keeps_the_data(owner_client, world):
+    fill_step1(owner_client, world)
+    data = {
+        "base_confidence": "0.4",
+        "tab": "builder",
+        "lc_label": "划痕",
+        "lc_value": "0.7",
+        "switch_tab": "source",
+    }
+    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    assert "&quot;划痕&quot;: 0.7" in html
+    back = {
+        "base_confidence": "0.4",
+        "tab": "source",
+        "label_confidences": '{"划痕": 0.8, "dent": 0.5}',
+        "switch_tab": "builder",
+    }
+    html = owner_client.post(STEP[2], back, **HTMX).content.decode()
+    assert 'name="lc_value" value="0.8"' in html and 'name="lc_value" value="0.5"' in html
+
+
+def test_step2_switching_to_builder_with_broken_json_stays_on_source(owner_client, world):
+    fill_step1(owner_client, world)
+    data = {
+        "base_confidence": "0.4",
+        "tab": "source",
+        "label_confidences": '{"dent": 0.5',
+        "switch_tab": "builder",
+    }
+    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    assert 'name="label_confidences"' in html
+    assert "{&quot;dent&quot;: 0.5" in html
+    assert "Line 1, column" in html
+
+
+def test_step2_back_keeps_what_was_typed_even_if_invalid(owner_client, world):
+    fill_step1(owner_client, world)
+    data = {
+        "base_confidence": "7",
+        "tab": "source",
+        "label_confidences": '{"dent": 0.5}',
+        "action": "back",
+    }
+    response = owner_client.post(STEP[2], data)
+    assert response.status_code == 302 and response.url == STEP[1]
+    html = owner_client.get(STEP[2]).content.decode()
+    assert 'value="7"' in html
+    assert "{&quot;dent&quot;: 0.5}</textarea>" in html
+
+
+def test_step2_valid_goes_to_step3(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    saved = wizard_state.load(owner_client.session, 2)
+    assert json.loads(saved["label_confidences"]) == {"scratch": 0.5}
+
+
+# ---------------------------------------------------------------- step 3
+
+
+def test_step3_needs_the_earlier_steps(owner_client, world):
+    assert owner_client.get(STEP[3]).url == STEP[1]
+    fill_step1(owner_client, world)
+    assert owner_client.get(STEP[3]).url == STEP[2]
+
+
+def test_step3_shows_defaults_ranges_and_a_fresh_token(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    first = owner_client.get(STEP[3])
+    html = first.content.decode()
+    assert 'name="batch_size" value="8"' in html
+    assert 'name="image_size" value="640"' in html
+    assert "Default 8; allowed 1 – 256." in html
+    assert "Any GPU" in html
+    token = first.context["submission_token"]
+    assert token and token != owner_client.get(STEP[3]).context["submission_token"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("batch_size", "0", "Enter a whole number from 1 to 256."),
+        ("image_size", "99999", "Enter a whole number from 32 to 4096."),
+        ("iou_threshold", "0", "The IoU threshold must be above 0 and at most 1."),
+        (
+            "low_overlap_threshold",
+            "0.3",
+            "The low-overlap threshold must be at least the IoU threshold (0.5).",
+        ),
+        (
+            "device",
+            "gone-host/cuda:3",
+            "The device “gone-host/cuda:3” is no longer available; choose another one.",
+        ),
+    ],
+)
+def test_step3_errors_are_422_with_values_kept(owner_client, world, field, value, message):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    response = owner_client.post(STEP[3], step3_data(**{field: value}), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert message in html
+    assert 'name="submission_token" value="tok-1"' in html
+    assert not InferenceRun.objects.exists()
+
+
+def test_step3_queue_unavailable_shows_the_message_and_keeps_the_values(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    response = owner_client.post(STEP[3], step3_data(batch_size="16"), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert 'class="form-error"' in html and "Redis" in html
+    assert 'name="batch_size" value="16"' in html
+    assert not InferenceRun.objects.exists()
+
+
+def test_step3_starts_the_run_once_for_a_double_click(owner_client, world, settings, redis_server):
+    settings.REDIS_URL = redis_server
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    first = owner_client.post(STEP[3], step3_data(), **HTMX)
+    run = InferenceRun.objects.get()
+    assert first["HX-Redirect"] == run.get_absolute_url()
+    assert run.created_by == world.owner
+    assert run.label_threshold_map() == {"scratch": 0.5}
+    assert (run.base_confidence, run.batch_size, run.device) == (0.3, 8, "cpu")
+    second = owner_client.post(STEP[3], step3_data(), **HTMX)
+    assert second["HX-Redirect"] == run.get_absolute_url()
+    assert InferenceRun.objects.count() == 1
+    assert wizard_state.load(owner_client.session, 1) == {}  # the wizard was cleared
+
+
+def test_step3_without_htmx_redirects_to_the_run(owner_client, world, settings, redis_server):
+    settings.REDIS_URL = redis_server
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    response = owner_client.post(STEP[3], step3_data())
+    assert response.status_code == 302
+    assert response.url == InferenceRun.objects.get().get_absolute_url()
+
+
+def test_step3_back_keeps_the_parameters(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    owner_client.post(STEP[3], step3_data(batch_size="32", action="back"))
+    assert 'name="batch_size" value="32"' in owner_client.get(STEP[3]).content.decode()
+
+
+def test_another_users_token_does_not_open_their_run(client, world, settings, redis_server):
+    settings.REDIS_URL = redis_server
+    client.force_login(world.owner)
+    fill_step1(client, world)
+    fill_step2(client)
+    client.post(STEP[3], step3_data())
+    client.force_login(world.member)
+    response = client.post(STEP[3], step3_data())
+    assert response.status_code == 302 and response.url == STEP[1]
+
+
+# ---------------------------------------------------------------- methods and access
+
+
+@pytest.mark.parametrize("name", ["wizard-start", "wizard-models", "wizard-project-summary"])
+def test_get_only_views_refuse_post(owner_client, name):
+    assert owner_client.post(reverse(f"validation:{name}")).status_code == 405
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_steps_refuse_other_methods(owner_client, step):
+    assert owner_client.put(STEP[step]).status_code == 405
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_anonymous_goes_to_login(client, step):
+    response = client.get(STEP[step])
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
