@@ -122,6 +122,32 @@ def _alternate_hw(native: tuple[int, int], stride: int) -> tuple[int, int]:
     return h, native[1]
 
 
+def _message(
+    fmt: str,
+    out: Any,
+    num_classes: int | None,
+    batch: int,
+    dynamic_batch: bool,
+    native: tuple[int, int],
+    dynamic_size: bool,
+    stride: int,
+) -> str:
+    """One line on what the probe found."""
+    size = (
+        f"dynamic input size (stride {stride})"
+        if dynamic_size
+        else f"fixed input size {native[1]}×{native[0]}"
+    )
+    return "; ".join(
+        [
+            f"{FORMAT_NAMES[fmt]} ({describe(out)})",
+            f"{num_classes} classes" if num_classes is not None else "number of classes unknown",
+            "dynamic batch" if dynamic_batch else f"fixed batch of {batch}",
+            size,
+        ]
+    )
+
+
 def probe_loaded(model: LoadedModel, spec: ModelSpec) -> ProbeResult:
     """Probe an already loaded model (run_inference reuses the loaded module)."""
     meta = model.metadata
@@ -150,16 +176,8 @@ def probe_loaded(model: LoadedModel, spec: ModelSpec) -> ProbeResult:
     alt = _alternate_hw(native, stride)
     dynamic_size = hint_hw is None and _accepts(model, spec, kind, fmt, batch, alt, opts)
     fixed_shape = None if dynamic_size else native
-    notes = [
-        f"{FORMAT_NAMES[fmt]} ({describe(out)})",
-        f"{num_classes} classes" if num_classes is not None else "number of classes unknown",
-        "dynamic batch" if dynamic_batch else f"fixed batch of {batch}",
-        f"dynamic input size (stride {stride})"
-        if dynamic_size
-        else f"fixed input size {native[1]}×{native[0]}",
-    ]
-    if class_note:
-        notes.append(class_note)
+    message = _message(fmt, out, num_classes, batch, dynamic_batch, native, dynamic_size, stride)
+    notes = [message] + ([class_note] if class_note else [])
     if not names:
         notes.append("no label names given and none in the file")
     elif not spec.label_names:
