@@ -10,7 +10,7 @@ RUST_SOURCES := $(wildcard metrics_rs/src/*.rs) metrics_rs/Cargo.toml metrics_rs
 PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: demo test setup system-deps migrate messages demo-data lint pytest cargo-test bench demo-model clean
+.PHONY: test-postgres demo test setup system-deps migrate messages demo-data lint pytest cargo-test bench demo-model clean
 
 ## demo: set everything up and start the portal with demo data on http://127.0.0.1:8000
 demo: setup migrate demo-data
@@ -21,6 +21,10 @@ test: setup
 	$(PY) -m pytest -p no:cacheprovider -q
 	$(MAKE) cargo-test
 	$(MAKE) lint
+
+## test-postgres: the pytest suite again on Debian's PostgreSQL (started on loopback)
+test-postgres: setup
+	DATABASE_URL=$$(./scripts/start_postgres.sh) $(PY) -m pytest -p no:cacheprovider -q
 
 setup: system-deps $(VENV)/.installed-crate $(MO_FILES)
 
