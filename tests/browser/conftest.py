@@ -9,7 +9,6 @@ import pytest
 
 from tests.validation.run_world import (  # noqa: F401 (fixtures)
     completed_run,
-    use_fast_password_hashing,
     world,
 )
 
@@ -18,11 +17,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    use_fast_password_hashing(settings)
 
 
 @pytest.fixture(scope="session")

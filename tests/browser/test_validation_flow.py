@@ -69,6 +69,18 @@ def test_drill_down_from_list_to_the_editor_link(
     last = completed_run.instances.filter(row=1, col=n).order_by("id").first()
     editor = reverse("projects:image-editor", args=[last.image_id]) + f"?run={completed_run.pk}"
     expect(titles.first).to_have_attribute("href", editor)
+    modify.locator("form[method=dialog] button").click()
+
+    page.click("details[data-section=metrics] > summary")
+    page.click("details[data-section=categories] > summary")
+    expect(page).to_have_url(re.compile(r"open=metrics%2Ccategories%2Cdetails"))
+    page.click("#run-categories th a >> text=F1")
+    expect(page).to_have_url(re.compile(r"sort=f1"))
+    expect(page.locator("#run-categories th[aria-sort=ascending]")).to_contain_text("F1")
+    page.locator("details[data-section=metrics]").scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "validation-metrics.png", full_page=True)
+    page.reload()
+    expect(page.locator("details[data-section=categories]")).to_have_attribute("open", "")
 
 
 def test_wizard_refuses_a_label_confidence_below_the_base(
@@ -152,3 +164,45 @@ def test_first_steps_in_chinese(page, live_server, world, completed_run, screens
     expect(page.locator("#run-instances .instance")).to_have_count(3)
     wait_for_crops(page)
     page.screenshot(path=screenshot_dir / "validation-details-zh.png", full_page=True)
+
+
+def test_progress_updates_live_and_the_results_appear_without_a_reload(
+    page, live_server, world, completed_run
+):
+    from validation.models import InferenceRun
+
+    InferenceRun.objects.filter(pk=completed_run.pk).update(
+        status=InferenceRun.Status.RUNNING, images_done=1, images_per_second=3.0, seconds_left=2
+    )
+    log_in(page, live_server, "owner", "owner-pass-123")
+    page.goto(f"{live_server.url}{completed_run.get_absolute_url()}")
+    expect(page.locator("#run-progress")).to_contain_text("1 / 3")
+    page.evaluate("window.notReloaded = true")
+    InferenceRun.objects.filter(pk=completed_run.pk).update(images_done=2)
+    expect(page.locator("#run-progress")).to_contain_text("2 / 3")
+    InferenceRun.objects.filter(pk=completed_run.pk).update(
+        status=InferenceRun.Status.COMPLETED, images_done=3
+    )
+    expect(page.locator("table.matrix")).to_be_visible(timeout=10_000)
+    expect(page.locator("#run-progress")).to_have_count(0)
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_reevaluate_shows_what_a_fixed_annotation_changed(page, live_server, world):
+    from projects.models import Annotation, Label
+    from tests.validation.run_world import make_evaluated_run
+
+    run = make_evaluated_run(world.project, world.model, world.owner)
+    log_in(page, live_server, "owner", "owner-pass-123")
+    page.goto(f"{live_server.url}{run.get_absolute_url()}")
+    expect(page.locator("a.cell-link[data-cell='0-0']")).to_have_text("3")
+    image = run.project.validation_images().order_by("id").first()
+    Annotation.objects.filter(image=image, label__name="dent").update(
+        label=Label.objects.get(project=world.project, name="scratch")
+    )  # what the annotation editor saves
+    page.click("button:has-text('Re-evaluate')")
+    changes = page.locator(".reevaluation")
+    expect(changes).to_contain_text("Predicted scratch / actual scratch: 3 → 4")
+    expect(changes).to_contain_text("Predicted scratch / actual dent: 3 → 2")
+    expect(changes.locator(".changed-cells li")).to_have_count(2)
+    expect(page.locator("a.cell-link[data-cell='0-0']")).to_have_text("4")

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from tests.validation.run_world import World, make_completed_run, use_fast_password_hashing
+from tests.validation.run_world import World, make_completed_run
 from validation import crops
 from validation.models import Instance
 
@@ -68,7 +68,6 @@ def test_render_of_a_one_sided_instance_draws_only_that_box():
 
 @pytest.fixture
 def instance(owner, member, outsider, settings, db) -> Instance:
-    use_fast_password_hashing(settings)
     world = World(owner, member, outsider)
     run = make_completed_run(world.project, world.model, world.owner)
     return run.instances.select_related("image").filter(kind=Instance.Kind.CONFUSION).first()

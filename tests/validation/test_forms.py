@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.validation.run_world import World, use_fast_password_hashing
+from tests.validation.run_world import World
 from validation.forms import (
     ConfidenceForm,
     DatasetModelForm,
@@ -31,7 +31,6 @@ def world(owner, member, outsider) -> World:
 
 @pytest.fixture(autouse=True)
 def _settings(settings) -> None:
-    use_fast_password_hashing(settings)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # no live GPUs: any-gpu and cpu only
 
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run, use_fast_password_hashing
+from tests.validation.run_world import World, make_completed_run
 from validation.crops import crop_path
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings) -> None:
-    use_fast_password_hashing(settings)
 
 
 @pytest.fixture

@@ -8,16 +8,11 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Image
-from tests.validation.run_world import World, make_completed_run, use_fast_password_hashing
+from tests.validation.run_world import World, make_completed_run
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings) -> None:
-    use_fast_password_hashing(settings)
 
 
 @pytest.fixture

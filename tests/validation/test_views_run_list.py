@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run, use_fast_password_hashing
+from tests.validation.run_world import World, make_completed_run
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
 URL = reverse("validation:run-list")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _fast(settings) -> None:
-    use_fast_password_hashing(settings)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, use_fast_password_hashing
+from tests.validation.run_world import World
 from validation.models import InferenceRun
 from validation.views import wizard_state
 
@@ -19,7 +19,6 @@ NO_REDIS = "redis://127.0.0.1:1/0"
 
 @pytest.fixture(autouse=True)
 def _settings(settings) -> None:
-    use_fast_password_hashing(settings)
     settings.REDIS_URL = NO_REDIS
 
 
