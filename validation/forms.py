@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.db.models import Count, Exists, OuterRef, Q
@@ -122,7 +123,7 @@ class DatasetModelForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["project"].queryset = projects_for(user)
+        cast(forms.ModelChoiceField, self.fields["project"]).queryset = projects_for(user)
 
     def clean_model(self) -> DetectionModel:
         model = self.cleaned_data["model"]
@@ -148,8 +149,9 @@ class DatasetModelForm(forms.Form):
             )
         return project
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         process, model = cleaned.get("process"), cleaned.get("model")
         if process and model and model.process_id != process.pk:
             self.add_error(
@@ -380,9 +382,11 @@ class ConfidenceForm(forms.Form):
             raise forms.ValidationError(_("The label confidences text is too long."))
         return value
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         base = cleaned.get("base_confidence")
+        entries: list[tuple[str, object, int | None, int | None]]
         if self.active_tab() == "builder":
             entries = [
                 (label.strip(), value, None, i)
@@ -442,7 +446,7 @@ class InferenceParametersForm(forms.Form):
 
     def __init__(self, *args, model: DetectionModel | None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["device"].choices = devices.device_choices()
+        cast(forms.ChoiceField, self.fields["device"]).choices = devices.device_choices()
         self.fields["device"].error_messages["invalid_choice"] = _(
             "The device “%(value)s” is no longer available; choose another one."
         )
@@ -460,7 +464,8 @@ class InferenceParametersForm(forms.Form):
             "“Any GPU” lets the scheduler choose; a named GPU must be live when the run starts."
         )
         for name in ("batch_size", "image_size"):
-            low, high = self.fields[name].min_value, self.fields[name].max_value
+            field = cast(forms.IntegerField, self.fields[name])
+            low, high = field.min_value, field.max_value
             message = _("Enter a whole number from %(low)s to %(high)s.") % {
                 "low": low,
                 "high": high,
@@ -486,8 +491,9 @@ class InferenceParametersForm(forms.Form):
             raise forms.ValidationError(_("The IoU threshold must be above 0 and at most 1."))
         return value
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         iou, low = cleaned.get("iou_threshold"), cleaned.get("low_overlap_threshold")
         if low is not None and low <= 0:
             self.add_error("low_overlap_threshold", _("Must be above 0 and at most 1."))

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, QueryDict
+from django_htmx.middleware import HtmxDetails
 
 from projects.models import Image, Project
 from validation.models import InferenceRun, Instance
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware."""
+
+    htmx: HtmxDetails
+
+
+M = TypeVar("M", bound=Model)
+
+
+def first_by_pk(queryset: QuerySet[M], value) -> M | None:
+    """The row with this id, or None for a missing or malformed id."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return queryset.filter(pk=pk).first()
 
 
 def visible_runs(user) -> QuerySet[InferenceRun]:
@@ -45,10 +65,15 @@ def get_run_image(run: InferenceRun, pk: int) -> Image:
     return image
 
 
+def _htmx(request: HttpRequest) -> HtmxDetails | None:
+    htmx: HtmxDetails | None = getattr(request, "htmx", None)
+    return htmx if htmx else None
+
+
 def wants_fragment(request: HttpRequest) -> bool:
     """An htmx request that swaps part of the page (a history restore wants the whole page)."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request and htmx.request_type != "full"
+    htmx = _htmx(request)
+    return htmx is not None and not htmx.history_restore_request and htmx.request_type != "full"
 
 
 def fragment_or_page(request: HttpRequest, template: str, fragment: str) -> str:
@@ -58,7 +83,8 @@ def fragment_or_page(request: HttpRequest, template: str, fragment: str) -> str:
 
 def page_params(request: HttpRequest) -> QueryDict:
     """The query of the page an htmx request came from (HX-Current-URL), else this request's."""
-    current = request.htmx.current_url if request.htmx else None
+    htmx = _htmx(request)
+    current = htmx.current_url if htmx is not None else None
     if current:
         return QueryDict(urlsplit(current).query)
     return request.GET

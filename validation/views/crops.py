@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404
 from django.views.decorators.http import require_GET
 
 from validation.crops import CropUnavailable, get_crop
-from validation.views.access import _get_run_for_user, get_instance
+from validation.views.access import HtmxHttpRequest, _get_run_for_user, get_instance
 
 
 @require_GET
-def instance_crop(request: HttpRequest, pk: int, instance_pk: int) -> FileResponse:
+def instance_crop(request: HtmxHttpRequest, pk: int, instance_pk: int) -> FileResponse:
     """A PNG crop around the instance's boxes; the first request draws it, later ones read it."""
     run = _get_run_for_user(request, pk)
     instance = get_instance(run, instance_pk)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -17,7 +17,9 @@ from django_htmx.http import push_url
 from projects.models import Annotation, Image
 from validation.models import InferenceRun, Instance
 from validation.views.access import (
+    HtmxHttpRequest,
     _get_run_for_user,
+    first_by_pk,
     fragment_or_page,
     get_run_image,
     page_params,
@@ -65,6 +67,10 @@ def describe(run: InferenceRun, instance: Instance) -> InstanceItem:
     return InstanceItem(instance, predicted, actual, KIND_CODES[kind], str(kind.label), crop_url)
 
 
+def _label_name(run: InferenceRun, index: int | None) -> str:
+    return row_name(run, index) if index is not None else "—"
+
+
 def _int(value, default: int | None = None) -> int | None:
     try:
         return int(value)
@@ -82,7 +88,7 @@ def cell_context(
     if col == n + 1:
         counts = instances.values("actual_label").annotate(count=Count("id")).order_by()
         splits = sorted(
-            ((c["actual_label"], row_name(run, c["actual_label"]), c["count"]) for c in counts),
+            ((c["actual_label"], _label_name(run, c["actual_label"]), c["count"]) for c in counts),
             key=lambda split: split[0] if split[0] is not None else n,
         )
         actual = _int(params.get("actual"))
@@ -123,7 +129,7 @@ def cell_context(
 
 
 @require_GET
-def run_cell(request: HttpRequest, pk: int, row: int, col: int) -> HttpResponse:
+def run_cell(request: HtmxHttpRequest, pk: int, row: int, col: int) -> HttpResponse:
     """The instances of one matrix cell, a page at a time."""
     run = _get_run_for_user(request, pk)
     if not cell_in_matrix(run, row, col):
@@ -146,7 +152,8 @@ def _keep(params: Mapping) -> dict[str, str]:
 # ---------------------------------------------------------------- one image, full screen
 
 
-def _rect(x1: float, y1: float, x2: float, y2: float) -> dict[str, float]:
+def _rect(*box: float | None) -> dict[str, float]:
+    x1, y1, x2, y2 = (float(v or 0.0) for v in box)
     return {"x": x1, "y": y1, "w": max(0.0, x2 - x1), "h": max(0.0, y2 - y1), "bottom": y2}
 
 
@@ -168,7 +175,7 @@ def image_context(run: InferenceRun, image: Image, highlight: int | None) -> dic
         }
         for inst in Instance.objects.filter(run=run, image=image, row__lt=n).order_by("score")
     ]
-    highlighted = Instance.objects.filter(run=run, image=image, pk=highlight).first()
+    highlighted = first_by_pk(Instance.objects.filter(run=run, image=image), highlight)
     return {
         "run": run,
         "image": image,
@@ -180,7 +187,7 @@ def image_context(run: InferenceRun, image: Image, highlight: int | None) -> dic
 
 
 @require_GET
-def image_view(request: HttpRequest, pk: int, image_pk: int) -> HttpResponse:
+def image_view(request: HtmxHttpRequest, pk: int, image_pk: int) -> HttpResponse:
     """One image enlarged, with every box, for the Full screen view."""
     run = _get_run_for_user(request, pk)
     image = get_run_image(run, image_pk)
@@ -205,7 +212,7 @@ def selected_ids(params) -> list[int]:
 
 
 @require_GET
-def instance_selection(request: HttpRequest, pk: int) -> HttpResponse:
+def instance_selection(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The Modify dialog's list: each selected instance, its title opening the editor."""
     run = _get_run_for_user(request, pk)
     ids = selected_ids(request.GET)
@@ -236,7 +243,7 @@ def image_predictions(run: InferenceRun, image: Image) -> list[dict]:
 
 
 @require_GET
-def image_predictions_json(request: HttpRequest, pk: int, image_pk: int) -> JsonResponse:
+def image_predictions_json(request: HtmxHttpRequest, pk: int, image_pk: int) -> JsonResponse:
     """GET JSON of this run's predictions for one image, for the editor's accept-prediction."""
     run = _get_run_for_user(request, pk)
     image = get_run_image(run, image_pk)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, reswap, retarget
 
 from validation import runs
 from validation.models import InferenceRun
-from validation.views.access import _get_run_for_user, page_params, wants_fragment
+from validation.views.access import HtmxHttpRequest, _get_run_for_user, page_params, wants_fragment
 from validation.views.instances import cell_context
 from validation.views.presentation import (
     build_matrix,
@@ -32,7 +32,7 @@ def _session_key(run: InferenceRun) -> str:
     return f"validation-reevaluated-{run.pk}"
 
 
-def detail_context(request: HttpRequest, run: InferenceRun, params: QueryDict) -> dict:
+def detail_context(request: HtmxHttpRequest, run: InferenceRun, params: QueryDict) -> dict:
     """Everything the run page shows, for these query parameters."""
     open_sections = parse_open(params)
     context = {
@@ -56,7 +56,7 @@ def detail_context(request: HttpRequest, run: InferenceRun, params: QueryDict) -
 
 
 @require_GET
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Validation details of one run."""
     run = _get_run_for_user(request, pk)
     context = detail_context(request, run, request.GET)
@@ -64,7 +64,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def run_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Polled every second while the run is queued or running; swaps in the results at the end."""
     run = _get_run_for_user(request, pk)
     if not wants_fragment(request):
@@ -77,7 +77,7 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def run_categories(request: HttpRequest, pk: int) -> HttpResponse:
+def run_categories(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The category overview table, sorted by ?sort=[-]column."""
     run = _get_run_for_user(request, pk)
     sort = request.GET.get("sort", "")
@@ -98,7 +98,7 @@ def run_categories(request: HttpRequest, pk: int) -> HttpResponse:
     return replace_url(response, run.get_absolute_url() + "?" + params.urlencode())
 
 
-def _after_action(request: HttpRequest, run: InferenceRun, error: str = "") -> HttpResponse:
+def _after_action(request: HtmxHttpRequest, run: InferenceRun, error: str = "") -> HttpResponse:
     """The refreshed run body for htmx, a redirect to the run page otherwise."""
     if not wants_fragment(request):
         if error:
@@ -110,7 +110,7 @@ def _after_action(request: HttpRequest, run: InferenceRun, error: str = "") -> H
 
 
 @require_POST
-def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Cancel a queued run at once, a running one between batches."""
     run = _get_run_for_user(request, pk)
     if run.is_active:
@@ -119,7 +119,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def run_reevaluate(request: HttpRequest, pk: int) -> HttpResponse:
+def run_reevaluate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Recompute the run against the current annotations, without the model; show what changed."""
     run = _get_run_for_user(request, pk)
     try:

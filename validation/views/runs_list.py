@@ -6,14 +6,14 @@ from collections.abc import Mapping
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from projects.models import Project
 from validation.models import DetectionModel, InferenceRun, Process
-from validation.views.access import fragment_or_page, visible_runs
+from validation.views.access import HtmxHttpRequest, fragment_or_page, visible_runs
 
 RUNS_PER_PAGE = 25
 FILTERS = ("process", "model", "project", "status")
@@ -52,7 +52,7 @@ def filter_options(user) -> dict:
 
 
 @require_GET
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: HtmxHttpRequest) -> HttpResponse:
     """All runs the user may see, newest first."""
     runs, active = filter_runs(visible_runs(request.user), request.GET)
     runs = runs.select_related("process", "model", "project", "created_by")

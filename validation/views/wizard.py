@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -28,7 +28,7 @@ from validation.forms import (
 )
 from validation.models import InferenceRun, Process
 from validation.views import wizard_state
-from validation.views.access import wants_fragment
+from validation.views.access import HtmxHttpRequest, first_by_pk, wants_fragment
 
 STEP_URLS = {
     1: "validation:wizard-step1",
@@ -37,24 +37,24 @@ STEP_URLS = {
 }
 
 
-def _go(request: HttpRequest, url: str) -> HttpResponse:
+def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
     """Navigate: HX-Redirect for htmx, a plain redirect otherwise."""
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
 
 
-def _go_step(request: HttpRequest, step: int) -> HttpResponse:
+def _go_step(request: HtmxHttpRequest, step: int) -> HttpResponse:
     return _go(request, reverse(STEP_URLS[step]))
 
 
-def _render_step(request: HttpRequest, step: int, context: dict, status: int = 200):
+def _render_step(request: HtmxHttpRequest, step: int, context: dict, status: int = 200):
     name = f"validation/wizard_step{step}.html"
     template = f"{name}#wizard-form" if wants_fragment(request) else name
     return render(request, template, {"step": step, **context}, status=status)
 
 
-def _step1_values(request: HttpRequest):
+def _step1_values(request: HtmxHttpRequest):
     """Model and project of a valid step 1, else None."""
     form = DatasetModelForm(wizard_state.load(request.session, 1), user=request.user)
     if not form.is_valid():
@@ -62,7 +62,7 @@ def _step1_values(request: HttpRequest):
     return form.cleaned_data["model"], form.cleaned_data["project"]
 
 
-def _step2_values(request: HttpRequest, labels: list[str]) -> dict | None:
+def _step2_values(request: HtmxHttpRequest, labels: list[str]) -> dict | None:
     """Cleaned confidences of a valid step 2 (saved as JSON text), else None."""
     saved = {**wizard_state.load(request.session, 2), "tab": "source"}
     form = ConfidenceForm(saved, labels=labels)
@@ -70,7 +70,7 @@ def _step2_values(request: HttpRequest, labels: list[str]) -> dict | None:
 
 
 @require_GET
-def wizard_start(request: HttpRequest) -> HttpResponse:
+def wizard_start(request: HtmxHttpRequest) -> HttpResponse:
     """The + button: a fresh wizard."""
     wizard_state.clear(request.session)
     return redirect(STEP_URLS[1])
@@ -79,10 +79,10 @@ def wizard_start(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------- step 1
 
 
-def _step1_context(request: HttpRequest, form: DatasetModelForm) -> dict:
+def _step1_context(request: HtmxHttpRequest, form: DatasetModelForm) -> dict:
     values = form.data if form.is_bound else form.initial
-    process = Process.objects.filter(pk=_as_int(values.get("process"))).first()
-    project = projects_for(request.user).filter(pk=_as_int(values.get("project"))).first()
+    process = first_by_pk(Process.objects.all(), values.get("process"))
+    project = first_by_pk(projects_for(request.user), values.get("project"))
     return {
         "form": form,
         "processes": Process.objects.all(),
@@ -103,7 +103,7 @@ def _as_int(value) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
-def wizard_step1(request: HttpRequest) -> HttpResponse:
+def wizard_step1(request: HtmxHttpRequest) -> HttpResponse:
     """Step 1: process → model, and the project."""
     if request.method == "GET":
         form = DatasetModelForm(initial=wizard_state.load(request.session, 1), user=request.user)
@@ -116,20 +116,20 @@ def wizard_step1(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def wizard_models(request: HttpRequest) -> HttpResponse:
+def wizard_models(request: HtmxHttpRequest) -> HttpResponse:
     """The model select for the chosen process (reloaded when the process changes)."""
-    process = Process.objects.filter(pk=_as_int(request.GET.get("process"))).first()
-    context = {"model_groups": model_groups(process), "process": process, "selected": {}}
+    process = first_by_pk(Process.objects.all(), request.GET.get("process"))
+    context: dict = {"model_groups": model_groups(process), "process": process, "selected": {}}
     return render(request, "validation/wizard_step1.html#wizard-models", context)
 
 
 @require_GET
-def wizard_project_summary(request: HttpRequest) -> HttpResponse:
+def wizard_project_summary(request: HtmxHttpRequest) -> HttpResponse:
     """Task, image and annotation counts of the chosen project's validation set."""
     raw = request.GET.get("project")
     project = None
     if raw:
-        project = projects_for(request.user).filter(pk=_as_int(raw)).first()
+        project = first_by_pk(projects_for(request.user), raw)
         if project is None:
             raise Http404("No such project.")
     summary = project_summary(project) if project else None
@@ -207,7 +207,7 @@ def _step2_context(form: ConfidenceForm, labels: list[str], editor: dict) -> dic
 
 
 @require_http_methods(["GET", "POST"])
-def wizard_step2(request: HttpRequest) -> HttpResponse:
+def wizard_step2(request: HtmxHttpRequest) -> HttpResponse:
     """Step 2: base confidence and label confidences (builder and source tabs)."""
     step1 = _step1_values(request)
     if step1 is None:
@@ -238,11 +238,12 @@ def wizard_step2(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------- step 3
 
 
-def _run_of_token(request: HttpRequest, token: str) -> InferenceRun | None:
+def _run_of_token(request: HtmxHttpRequest, token: str) -> InferenceRun | None:
     """The run this submission already started (a double click, a retried request)."""
     if request.method != "POST" or not token:
         return None
-    return InferenceRun.objects.filter(submission_token=token, created_by=request.user).first()
+    runs_of_user = InferenceRun.objects.filter(created_by_id=request.user.pk)
+    return runs_of_user.filter(submission_token=token).first()
 
 
 def _step3_context(form: InferenceParametersForm, token: str) -> dict:
@@ -250,7 +251,7 @@ def _step3_context(form: InferenceParametersForm, token: str) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-def wizard_step3(request: HttpRequest) -> HttpResponse:
+def wizard_step3(request: HtmxHttpRequest) -> HttpResponse:
     """Step 3: inference parameters; Start inference queues the run once per token."""
     token = request.POST.get("submission_token", "")
     started = _run_of_token(request, token)
