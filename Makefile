@@ -70,6 +70,12 @@ cargo-test:
 ## bench: every benchmark, printing ratios against the peers measured in the same run
 bench: setup
 	$(PY) bench/metrics.py
+	$(PY) bench/pipeline.py --memory
+	$(PY) bench/instances_save.py
+
+## gpu-wheel: the abi3 wheel of metrics_rs that bench/gpu_check.sh installs on a GPU machine
+gpu-wheel: setup
+	rm -rf dist && $(VENV)/bin/maturin build --release --out dist --quiet
 
 ## lock: refresh requirements.lock from the current environment
 lock:

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# GPU check for one H100/H200: whole-run images per second, GPU utilisation and the pipeline's
+# overhead versus the model's forward alone. Needs only torch, numpy and Pillow on the machine
+# (any Python >= 3.11); metrics_rs comes as the abi3 wheel built here by `make gpu-wheel`
+# (dist/*.whl, carried along). Finishes in well under 5 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-$(mktemp -d)}"
+PY="${PYTHON:-python3}"
+
+if ! $PY -c "import metrics_rs" 2>/dev/null; then
+  $PY -m pip install --quiet --no-deps --no-index dist/*.whl 2>/dev/null \
+    || $PY -m pip install --quiet --no-deps --break-system-packages --no-index dist/*.whl
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+$PY -c "import torch, numpy, PIL, metrics_rs; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'Pillow', PIL.__version__)"
+
+IMAGES="${GPU_CHECK_IMAGES:-1500}"
+for batch in 32 8; do
+  echo "== cuda:0, demo model, batch $batch, $IMAGES images =="
+  $PY bench/pipeline.py --device cuda:0 --images "$IMAGES" --batch "$batch" \
+    --decode-threads 12 --repeats 2 --json "$OUT/gpu-batch$batch.json"
+done
+echo "== the same on this machine's CPU, batch 8, 200 images (for the ratio) =="
+$PY bench/pipeline.py --device cpu --images 200 --batch 8 --repeats 1 --json "$OUT/cpu-batch8.json"
