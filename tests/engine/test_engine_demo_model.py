@@ -88,10 +88,10 @@ def test_demo_model_run_matches_the_reference_pipeline(demo_spec, demo_images):
         assert abs(len(scores) - (rows.stop - rows.start)) <= 1
         # The last bits of rounding differ (near-ties may swap, the 100th row may change) and
         # the engine maps each axis by its own resize ratio where the demo uses one gain:
-        # compare the rows that matter as sets, within one model-input pixel.
+        # compare the confident rows as sets, within one model-input pixel.
         pixel = max(result.image_sizes[i]) / demo_spec.input_size
-        strong = scores >= 0.05
-        assert abs(int(strong.sum()) - int((result.scores[rows] >= 0.05).sum())) <= 1
+        strong = scores >= 0.25  # flat regions (padding) give tied low scores at many cells
+        assert abs(int(strong.sum()) - int((result.scores[rows] >= 0.25).sum())) <= 1
         for box, score in zip(boxes[strong], scores[strong], strict=True):
             close = (np.abs(result.scores[rows] - score) < 1e-3) & (
                 np.abs(result.boxes[rows] - box).max(axis=1) < pixel
