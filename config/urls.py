@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("projects/", include("projects.urls")),
+    path("api/", include("validation.api_urls")),
     path("", include("validation.urls")),
 ]
 

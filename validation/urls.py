@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from validation.views import crops, instances, model_library, run_detail, runs_list, wizard
+from validation.views import (
+    api_tokens,
+    crops,
+    exports,
+    instances,
+    model_library,
+    review,
+    run_detail,
+    runs_list,
+    wizard,
+)
 
 app_name = "validation"
 urlpatterns = [
@@ -31,5 +41,33 @@ urlpatterns = [
         "runs/<int:pk>/images/<int:image_pk>/predictions.json",
         instances.image_predictions_json,
         name="image-predictions",
+    ),
+]
+
+# Exports, review and API tokens (issue 6).
+urlpatterns += [
+    path("runs/<int:pk>/export/matrix.csv", exports.export_matrix_csv, name="export-matrix-csv"),
+    path(
+        "runs/<int:pk>/export/per-label.csv",
+        exports.export_per_label_csv,
+        name="export-per-label-csv",
+    ),
+    path(
+        "runs/<int:pk>/export/instances.csv",
+        exports.export_instances_csv,
+        name="export-instances-csv",
+    ),
+    path(
+        "runs/<int:pk>/export/predictions.json",
+        exports.export_predictions_json,
+        name="export-predictions-json",
+    ),
+    path("runs/<int:pk>/export/run.json", exports.export_run_json, name="export-run-json"),
+    path("runs/<int:pk>/review/", review.run_review, name="run-review"),
+    path("account/tokens/", api_tokens.api_tokens, name="api-tokens"),
+    path(
+        "account/tokens/<int:token_pk>/revoke/",
+        api_tokens.revoke_api_token,
+        name="api-token-revoke",
     ),
 ]

@@ -1,0 +1,136 @@
+"""Reviewing a run: the fragment, saving with who/when, errors, access, the list filter."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.validation.run_world import World, make_completed_run
+from validation.models import InferenceRun
+from validation.views.review import NOTES_MAX_LENGTH, filter_by_review
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def world(owner, member, outsider) -> World:
+    return World(owner, member, outsider)
+
+
+@pytest.fixture
+def run(world) -> InferenceRun:
+    return make_completed_run(world.project, world.model, world.owner)
+
+
+def review_url(run) -> str:
+    return reverse("validation:run-review", args=[run.pk])
+
+
+def test_get_renders_the_review_page_with_the_current_status(client, world, run):
+    client.force_login(world.member)
+    response = client.get(review_url(run))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html and 'id="run-review"' in html
+    assert '<option value="to_review" selected>' in html
+    assert 'value="approved"' in html and 'value="rejected"' in html
+
+
+def test_htmx_get_returns_only_the_fragment(client, world, run):
+    client.force_login(world.member)
+    html = client.get(review_url(run), **HTMX).content.decode()
+    assert html.lstrip().startswith('<section id="run-review"')
+    assert "<html" not in html
+    assert f'hx-post="{review_url(run)}"' in html and 'hx-target="#run-review"' in html
+
+
+def test_htmx_post_saves_status_notes_who_and_when(client, world, run):
+    client.force_login(world.member)
+    response = client.post(
+        review_url(run), {"review_status": "approved", "review_notes": "可以上线"}, **HTMX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="run-review"')
+    assert "Review saved." in html and "by member" in html
+    assert '<option value="approved" selected>' in html
+    run.refresh_from_db()
+    assert run.review_status == InferenceRun.Review.APPROVED
+    assert run.review_notes == "可以上线"
+    assert run.reviewed_by == world.member
+    assert run.reviewed_at is not None
+
+
+def test_plain_post_redirects_to_the_run(client, world, run):
+    client.force_login(world.owner)
+    response = client.post(review_url(run), {"review_status": "rejected", "review_notes": ""})
+    assert response.status_code == 302
+    assert response["Location"] == run.get_absolute_url()
+    run.refresh_from_db()
+    assert run.review_status == "rejected" and run.reviewed_by == world.owner
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"review_status": "shipped", "review_notes": ""}, "review_status"),
+        ({"review_notes": "x"}, "review_status"),
+        (
+            {"review_status": "reviewed", "review_notes": "x" * (NOTES_MAX_LENGTH + 1)},
+            "review_notes",
+        ),
+    ],
+)
+def test_invalid_review_is_422_with_the_error_next_to_its_field(client, world, run, data, field):
+    client.force_login(world.member)
+    response = client.post(review_url(run), data, **HTMX)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="run-review"')
+    field_block = html.split(f'for="id_{field}"')[1].split("</div>")[0]
+    assert 'class="errorlist' in field_block
+    run.refresh_from_db()
+    assert run.review_status == "to_review" and run.reviewed_by is None
+
+
+def test_invalid_plain_post_renders_the_page_with_422(client, world, run):
+    client.force_login(world.member)
+    response = client.post(review_url(run), {"review_status": "nope"})
+    assert response.status_code == 422
+    assert "<html" in response.content.decode()
+
+
+def test_wrong_method_is_405(client, world, run):
+    client.force_login(world.member)
+    assert client.put(review_url(run)).status_code == 405
+    assert client.delete(review_url(run)).status_code == 405
+
+
+def test_outsider_gets_404_and_changes_nothing(client, world, run):
+    client.force_login(world.outsider)
+    assert client.get(review_url(run), **HTMX).status_code == 404
+    response = client.post(review_url(run), {"review_status": "approved"}, **HTMX)
+    assert response.status_code == 404
+    run.refresh_from_db()
+    assert run.review_status == "to_review"
+
+
+def test_anonymous_is_sent_to_login(client, run):
+    response = client.post(review_url(run), {"review_status": "approved"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    run.refresh_from_db()
+    assert run.review_status == "to_review"
+
+
+def test_filter_by_review(world, run):
+    other = make_completed_run(
+        world.project, world.model, world.owner, review_status=InferenceRun.Review.APPROVED
+    )
+    runs = InferenceRun.objects.all()
+    assert list(filter_by_review(runs, "approved")) == [other]
+    assert list(filter_by_review(runs, "to_review")) == [run]
+    assert set(filter_by_review(runs, "")) == {run, other}
+    assert set(filter_by_review(runs, "bogus")) == {run, other}
+    assert set(filter_by_review(runs, None)) == {run, other}

@@ -1,0 +1,11 @@
+"""URLs of the read-only JSON API, included at /api/."""
+
+from django.urls import path
+
+from validation import api
+
+app_name = "api"
+urlpatterns = [
+    path("runs/", api.api_run_list, name="run-list"),
+    path("runs/<int:pk>/", api.api_run_detail, name="run-detail"),
+]
