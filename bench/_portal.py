@@ -42,27 +42,67 @@ def synthetic_run(images: int = 2000, instances: int = 100_000, labels: int = 10
     Label.objects.bulk_create(Label(project=project, name=n, order=i) for i, n in enumerate(names))
     task = Task.objects.create(project=project, name="val", is_validation=True)
     Image.objects.bulk_create(
-        Image(task=task, name=f"img_{i:05d}.jpg", file=f"bench/img_{i:05d}.jpg", width=640,
-              height=480, checksum="0" * 64)
+        Image(
+            task=task,
+            name=f"img_{i:05d}.jpg",
+            file=f"bench/img_{i:05d}.jpg",
+            width=640,
+            height=480,
+            checksum="0" * 64,
+        )
         for i in range(images)
     )
     image_ids = np.array(Image.objects.filter(task=task).values_list("id", flat=True))
     process = Process.objects.create(name=f"bench process {seed}")
-    model = DetectionModel.objects.create(process=process, name="bench", file="models/b.pt2",
-                                          format="export", label_names=names,
-                                          probe_status="passed")
+    model = DetectionModel.objects.create(
+        process=process,
+        name="bench",
+        file="models/b.pt2",
+        format="export",
+        label_names=names,
+        probe_status="passed",
+    )
     n = labels
     matrix = rng.integers(0, 50, size=(n + 1, n + 2))
     run = InferenceRun.objects.create(
-        process=process, model=model, project=project, created_by=user, base_confidence=0.25,
-        device="cpu", batch_size=8, image_size=640, iou_threshold=0.5, low_overlap_threshold=0.5,
-        status="completed", images_total=images, images_done=images, labels=names,
-        matrix=matrix.tolist(), precision=0.8, recall=0.7, f1=0.75,
-        per_label={name: {"precision": 0.8, "recall": 0.7, "f1": 0.75, "ap50": 0.6,
-                          "ap50_95": 0.4, "annotations": 100, "predictions": 90}
-                   for name in names},
-        timing={"load": 1.0, "preprocess": 2.0, "model": 3.0, "match": 0.1, "save": 0.5,
-                "total": 7.0},
+        process=process,
+        model=model,
+        project=project,
+        created_by=user,
+        base_confidence=0.25,
+        device="cpu",
+        batch_size=8,
+        image_size=640,
+        iou_threshold=0.5,
+        low_overlap_threshold=0.5,
+        status="completed",
+        images_total=images,
+        images_done=images,
+        labels=names,
+        matrix=matrix.tolist(),
+        precision=0.8,
+        recall=0.7,
+        f1=0.75,
+        per_label={
+            name: {
+                "precision": 0.8,
+                "recall": 0.7,
+                "f1": 0.75,
+                "ap50": 0.6,
+                "ap50_95": 0.4,
+                "annotations": 100,
+                "predictions": 90,
+            }
+            for name in names
+        },
+        timing={
+            "load": 1.0,
+            "preprocess": 2.0,
+            "model": 3.0,
+            "match": 0.1,
+            "save": 0.5,
+            "total": 7.0,
+        },
     )
     rows = synthetic_instance_rows(rng, image_ids, instances, n)
     write_instances(run.pk, rows)
@@ -85,7 +125,15 @@ def synthetic_instance_rows(rng, image_ids, count: int, n: int):
     rows["score"] = rng.random(count)
     rows["iou"] = rng.random(count)
     x, y = rng.random(count) * 500, rng.random(count) * 400
-    for name, value in (("px1", x), ("py1", y), ("px2", x + 40), ("py2", y + 30),
-                        ("gx1", x + 2), ("gy1", y + 1), ("gx2", x + 41), ("gy2", y + 33)):
+    for name, value in (
+        ("px1", x),
+        ("py1", y),
+        ("px2", x + 40),
+        ("py2", y + 30),
+        ("gx1", x + 2),
+        ("gy1", y + 1),
+        ("gx2", x + 41),
+        ("gy2", y + 33),
+    ):
         rows[name] = value
     return rows

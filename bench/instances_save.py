@@ -52,13 +52,23 @@ def main() -> None:
             Instance.objects.bulk_create(
                 (
                     Instance(
-                        run_id=run.pk, image_id=int(r["image_id"]), row=int(r["row"]),
-                        col=int(r["col"]), kind=int(r["kind"]),
+                        run_id=run.pk,
+                        image_id=int(r["image_id"]),
+                        row=int(r["row"]),
+                        col=int(r["col"]),
+                        kind=int(r["kind"]),
                         actual_label=None if r["actual_label"] < 0 else int(r["actual_label"]),
-                        prediction_index=int(r["prediction_index"]), score=float(r["score"]),
-                        iou=float(r["iou"]), px1=float(r["px1"]), py1=float(r["py1"]),
-                        px2=float(r["px2"]), py2=float(r["py2"]), gx1=float(r["gx1"]),
-                        gy1=float(r["gy1"]), gx2=float(r["gx2"]), gy2=float(r["gy2"]),
+                        prediction_index=int(r["prediction_index"]),
+                        score=float(r["score"]),
+                        iou=float(r["iou"]),
+                        px1=float(r["px1"]),
+                        py1=float(r["py1"]),
+                        px2=float(r["px2"]),
+                        py2=float(r["py2"]),
+                        gx1=float(r["gx1"]),
+                        gy1=float(r["gy1"]),
+                        gx2=float(r["gx2"]),
+                        gy2=float(r["gy2"]),
                     )
                     for r in rows
                 ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import os
 import platform
 import resource
@@ -25,9 +24,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import metrics_rs  # noqa: E402
 import torch  # noqa: E402
 
+import metrics_rs  # noqa: E402
 from demo.synth import write_dataset  # noqa: E402
 from validation import engine  # noqa: E402
 
@@ -37,25 +36,36 @@ DEMO = REPO / "demo" / "artifacts"
 def demo_spec() -> engine.ModelSpec:
     meta = json.loads((DEMO / "demo_detector.json").read_text(encoding="utf-8"))
     return engine.ModelSpec(
-        path=str(DEMO / "demo_detector.pt2"), format="export", label_names=tuple(meta["labels"]),
-        input_size=meta["input_size"], resize_mode=meta.get("resize_mode", "letterbox"),
-        mean=tuple(meta["mean"]), std=tuple(meta["std"]), output_format=meta["output_format"],
+        path=str(DEMO / "demo_detector.pt2"),
+        format="export",
+        label_names=tuple(meta["labels"]),
+        input_size=meta["input_size"],
+        resize_mode=meta.get("resize_mode", "letterbox"),
+        mean=tuple(meta["mean"]),
+        std=tuple(meta["std"]),
+        output_format=meta["output_format"],
     )
 
 
 def make_images(root: Path, count: int) -> tuple[list[tuple[str, str]], dict]:
     write_dataset(root, seed=11, train_images=0, val_images=count, workers=os.cpu_count() or 1)
     coco = json.loads((root / "val" / "annotations.json").read_text(encoding="utf-8"))
-    images = [(str(root / "val" / "images" / im["file_name"]), im["file_name"])
-              for im in coco["images"]]
+    images = [
+        (str(root / "val" / "images" / im["file_name"]), im["file_name"]) for im in coco["images"]
+    ]
     return images, coco
 
 
 def ground_truth(coco: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     index = {im["id"]: i for i, im in enumerate(coco["images"])}
     anns = sorted(coco["annotations"], key=lambda a: (index[a["image_id"]], a["id"]))
-    boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                       a["bbox"][1] + a["bbox"][3]] for a in anns], dtype=np.float64).reshape(-1, 4)
+    boxes = np.array(
+        [
+            [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+            for a in anns
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 4)
     labels = np.array([a["category_id"] - 1 for a in anns], dtype=np.int64)
     counts = np.bincount([index[a["image_id"]] for a in anns], minlength=len(index))
     return boxes, labels, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -72,8 +82,15 @@ class GpuSampler:
         while not self._stop.is_set():
             try:
                 out = subprocess.run(
-                    ["nvidia-smi", f"--id={self.index}", "--query-gpu=utilization.gpu",
-                     "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5,
+                    [
+                        "nvidia-smi",
+                        f"--id={self.index}",
+                        "--query-gpu=utilization.gpu",
+                        "--format=csv,noheader,nounits",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
                 ).stdout.strip()
                 self.samples.append(float(out))
             except (OSError, subprocess.SubprocessError, ValueError):
@@ -97,21 +114,47 @@ def end_to_end(spec, images, coco, args) -> dict:
     if sampler:
         sampler.__enter__()
     try:
-        result = engine.run_inference(spec, images, device=args.device, batch_size=args.batch,
-                                      image_size=args.image_size,
-                                      decode_threads=args.decode_threads)
+        result = engine.run_inference(
+            spec,
+            images,
+            device=args.device,
+            batch_size=args.batch,
+            image_size=args.image_size,
+            decode_threads=args.decode_threads,
+        )
         t_infer = time.perf_counter()
         buffer = io.BytesIO()
-        np.savez(buffer, boxes=result.boxes, scores=result.scores, labels=result.labels,
-                 offsets=result.offsets)
+        np.savez(
+            buffer,
+            boxes=result.boxes,
+            scores=result.scores,
+            labels=result.labels,
+            offsets=result.offsets,
+        )
         n = len(spec.label_names)
         ev = metrics_rs.evaluate(
-            gt_boxes, gt_labels, gt_offsets, result.boxes, result.labels, result.scores,
-            result.offsets, num_labels=n, label_thresholds=np.full(n, 0.25),
-            iou_threshold=0.5, low_overlap_threshold=0.5,
+            gt_boxes,
+            gt_labels,
+            gt_offsets,
+            result.boxes,
+            result.labels,
+            result.scores,
+            result.offsets,
+            num_labels=n,
+            label_thresholds=np.full(n, 0.25),
+            iou_threshold=0.5,
+            low_overlap_threshold=0.5,
         )
-        metrics_rs.coco_ap(gt_boxes, gt_labels, gt_offsets, result.boxes, result.labels,
-                           result.scores, result.offsets, num_labels=n)
+        metrics_rs.coco_ap(
+            gt_boxes,
+            gt_labels,
+            gt_offsets,
+            result.boxes,
+            result.labels,
+            result.scores,
+            result.offsets,
+            num_labels=n,
+        )
     finally:
         if sampler:
             sampler.__exit__()
@@ -120,9 +163,13 @@ def end_to_end(spec, images, coco, args) -> dict:
     tp = np.trace(matrix[:n, :n])
     p, r = tp / max(matrix[:n].sum(), 1), tp / max(len(gt_labels), 1)
     return {
-        "wall": end - start, "load": result.timing["load"], "infer": t_infer - start,
-        "store_evaluate": end - t_infer, "timing": result.timing,
-        "used_image_size": result.used_image_size, "f1": 2 * p * r / max(p + r, 1e-12),
+        "wall": end - start,
+        "load": result.timing["load"],
+        "infer": t_infer - start,
+        "store_evaluate": end - t_infer,
+        "timing": result.timing,
+        "used_image_size": result.used_image_size,
+        "f1": 2 * p * r / max(p + r, 1e-12),
         "gpu_util": float(np.mean(sampler.samples)) if sampler and sampler.samples else None,
     }
 
@@ -132,7 +179,9 @@ def forward_alone(spec, count: int, args, size: int) -> float:
     module = torch.export.load(spec.path).module()
     device = torch.device(args.device)
     module.to(device)
-    batches = [args.batch] * (count // args.batch) + ([count % args.batch] if count % args.batch else [])
+    batches = [args.batch] * (count // args.batch) + (
+        [count % args.batch] if count % args.batch else []
+    )
     tensors = {b: torch.rand(b, 3, size, size, device=device) for b in set(batches)}
     with torch.inference_mode():
         module(tensors[batches[0]])  # warm-up, as the run's probe warms the model up
@@ -149,13 +198,23 @@ def forward_alone(spec, count: int, args, size: int) -> float:
 def peak_rss_of_run(count: int, args) -> int:
     """Peak resident memory (bytes) of a fresh process running one whole run of `count` images."""
     code = (
-        "import sys, resource; sys.argv=['x'] + sys.argv[1:]; "
-        "sys.path.insert(0, %r); import bench.pipeline as p; p.memory_child()" % str(REPO)
+        "import sys; sys.argv=['x'] + sys.argv[1:]; "
+        f"sys.path.insert(0, {str(REPO)!r}); import bench.pipeline as p; p.memory_child()"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(count), args.device, str(args.batch),
-         str(args.image_size), args.data],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(count),
+            args.device,
+            str(args.batch),
+            str(args.image_size),
+            args.data,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return int(out.strip().splitlines()[-1])
 
@@ -166,10 +225,12 @@ def memory_child() -> None:
     coco = json.loads((root / "val" / "annotations.json").read_text(encoding="utf-8"))
     names = [im["file_name"] for im in coco["images"]]
     # Reuse the generated images cyclically so a 10× run needs no 10× generation.
-    images = [(str(root / "val" / "images" / names[i % len(names)]), f"{i}")
-              for i in range(int(count))]
-    engine.run_inference(demo_spec(), images, device=device, batch_size=int(batch),
-                         image_size=int(size))
+    images = [
+        (str(root / "val" / "images" / names[i % len(names)]), f"{i}") for i in range(int(count))
+    ]
+    engine.run_inference(
+        demo_spec(), images, device=device, batch_size=int(batch), image_size=int(size)
+    )
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
@@ -183,7 +244,8 @@ def machine() -> str:
     gpu = ""
     if torch.cuda.is_available():
         gpu = f", GPU {torch.cuda.get_device_name(0)}"
-    return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+    python = platform.python_version()
+    return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {python}, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -212,30 +274,45 @@ def main() -> None:
         forward = float(np.median(forwards))
         pipeline = float(np.median([r["wall"] - r["load"] for r in runs]))
         figures = {
-            "device": args.device, "images": len(images), "batch": args.batch,
-            "image_size": size, "pipeline_seconds": pipeline, "forward_seconds": forward,
+            "device": args.device,
+            "images": len(images),
+            "batch": args.batch,
+            "image_size": size,
+            "pipeline_seconds": pipeline,
+            "forward_seconds": forward,
             "pipeline_images_per_second": len(images) / pipeline,
             "forward_images_per_second": len(images) / forward,
-            "overhead": pipeline / forward - 1, "model_load_seconds": best["load"],
-            "store_evaluate_seconds": best["store_evaluate"], "f1_at_0_25": best["f1"],
-            "gpu_util_percent": best["gpu_util"], "engine_timing": best["timing"],
+            "overhead": pipeline / forward - 1,
+            "model_load_seconds": best["load"],
+            "store_evaluate_seconds": best["store_evaluate"],
+            "f1_at_0_25": best["f1"],
+            "gpu_util_percent": best["gpu_util"],
+            "engine_timing": best["timing"],
         }
-        print(f"whole run (load excluded): {figures['pipeline_images_per_second']:.1f} img/s"
-              f"  ({pipeline:.2f} s, median of {args.repeats})")
-        print(f"forward alone:             {figures['forward_images_per_second']:.1f} img/s"
-              f"  ({forward:.2f} s)")
+        print(
+            f"whole run (load excluded): {figures['pipeline_images_per_second']:.1f} img/s"
+            f"  ({pipeline:.2f} s, median of {args.repeats})"
+        )
+        print(
+            f"forward alone:             {figures['forward_images_per_second']:.1f} img/s"
+            f"  ({forward:.2f} s)"
+        )
         print(f"pipeline overhead vs forward: {figures['overhead'] * 100:+.1f} %  (target <= 15 %)")
-        print(f"store + evaluate: {best['store_evaluate'] * 1000:.1f} ms; model load "
-              f"{best['load']:.2f} s; F1@0.25 {best['f1']:.3f}")
+        print(
+            f"store + evaluate: {best['store_evaluate'] * 1000:.1f} ms; model load "
+            f"{best['load']:.2f} s; F1@0.25 {best['f1']:.3f}"
+        )
         if best["gpu_util"] is not None:
             print(f"GPU utilisation during the run: {best['gpu_util']:.0f} %")
         if args.memory:
             small = peak_rss_of_run(len(images), args)
             large = peak_rss_of_run(10 * len(images), args)
             figures.update(peak_rss_1x=small, peak_rss_10x=large, rss_growth=large / small - 1)
-            print(f"peak RSS: {small / 2**20:.0f} MiB for {len(images)} images, "
-                  f"{large / 2**20:.0f} MiB for {10 * len(images)}: "
-                  f"{(large / small - 1) * 100:+.1f} %  (target <= 10 %)")
+            print(
+                f"peak RSS: {small / 2**20:.0f} MiB for {len(images)} images, "
+                f"{large / 2**20:.0f} MiB for {10 * len(images)}: "
+                f"{(large / small - 1) * 100:+.1f} %  (target <= 10 %)"
+            )
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2, default=float))
 

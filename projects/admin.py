@@ -74,7 +74,9 @@ class AnnotationInline(admin.TabularInline):
     readonly_fields = ["updated_by", "updated_at"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "label" and (image_id := request.resolver_match.kwargs.get("object_id")):
+        if db_field.name == "label" and (
+            image_id := request.resolver_match.kwargs.get("object_id")
+        ):
             kwargs["queryset"] = Label.objects.filter(project__tasks__images__pk=image_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

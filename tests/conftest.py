@@ -56,8 +56,19 @@ def redis_server() -> Iterator[str]:
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="test-redis-")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -121,7 +132,11 @@ def run_burst_worker(env: dict[str, str], device: str = "cpu", timeout: float = 
 
     proc = subprocess.run(
         [sys.executable, "manage.py", "inference_worker", "--device", device, "--burst"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output

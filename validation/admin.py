@@ -17,7 +17,15 @@ class ProcessAdmin(admin.ModelAdmin):
 
 @admin.register(DetectionModel)
 class DetectionModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "process", "format", "output_format", "labels", "probe_status", "origin"]
+    list_display = [
+        "name",
+        "process",
+        "format",
+        "output_format",
+        "labels",
+        "probe_status",
+        "origin",
+    ]
     list_filter = ["process", "format", "probe_status", "origin"]
     search_fields = ["name", "process__name"]
     readonly_fields = ["probe_status", "probe_message", "probe_info", "created_at", "uploaded_by"]
@@ -49,7 +57,16 @@ class LabelConfidenceInline(admin.TabularInline):
 
 @admin.register(InferenceRun)
 class InferenceRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "page_link", "status", "model", "project", "f1", "created_by", "created_at"]
+    list_display = [
+        "id",
+        "page_link",
+        "status",
+        "model",
+        "project",
+        "f1",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["status", "process", "model", "project"]
     search_fields = ["model__name", "project__name", "error_message"]
     list_select_related = ["model", "project", "created_by"]

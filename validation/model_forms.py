@@ -12,24 +12,34 @@ from validation.models import IMAGE_SIZE_RANGE, DetectionModel, Process
 class ModelUploadForm(forms.Form):
     process = forms.ModelChoiceField(Process.objects.all(), label=_("Process"))
     name = forms.CharField(label=_("Name"), max_length=200)
-    file = forms.FileField(label=_("Model file"),
-                           help_text=_(".pt2 (torch.export) or .pt / .torchscript (TorchScript)"))
+    file = forms.FileField(
+        label=_("Model file"),
+        help_text=_(".pt2 (torch.export) or .pt / .torchscript (TorchScript)"),
+    )
     labels = forms.CharField(
-        label=_("Labels"), required=False,
+        label=_("Labels"),
+        required=False,
         help_text=_("Comma-separated, in model order; leave empty to read them from the file."),
     )
-    input_size = forms.IntegerField(label=_("Input size"), initial=640,
-                                    min_value=IMAGE_SIZE_RANGE[0], max_value=IMAGE_SIZE_RANGE[1])
-    resize_mode = forms.ChoiceField(label=_("Resize mode"),
-                                    choices=DetectionModel.ResizeMode.choices, initial="letterbox")
-    channel_order = forms.ChoiceField(label=_("Channel order"),
-                                      choices=DetectionModel.ChannelOrder.choices)
+    input_size = forms.IntegerField(
+        label=_("Input size"),
+        initial=640,
+        min_value=IMAGE_SIZE_RANGE[0],
+        max_value=IMAGE_SIZE_RANGE[1],
+    )
+    resize_mode = forms.ChoiceField(
+        label=_("Resize mode"), choices=DetectionModel.ResizeMode.choices, initial="letterbox"
+    )
+    channel_order = forms.ChoiceField(
+        label=_("Channel order"), choices=DetectionModel.ChannelOrder.choices
+    )
     normalisation = forms.ChoiceField(
         label=_("Normalisation"),
         choices=[("unit", _("pixel / 255")), ("imagenet", _("ImageNet mean and std"))],
     )
-    output_format = forms.ChoiceField(label=_("Output format"),
-                                      choices=DetectionModel.OutputFormat.choices)
+    output_format = forms.ChoiceField(
+        label=_("Output format"), choices=DetectionModel.OutputFormat.choices
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import redis
@@ -27,8 +26,11 @@ def format_for(path: Path) -> str:
         return SUFFIX_FORMATS[path.suffix.lower()]
     except KeyError:
         raise ModelImportError(
-            _("%(name)s: unsupported file type %(suffix)s; use .pt2 (torch.export) or "
-              ".pt/.torchscript (TorchScript).") % {"name": path.name, "suffix": path.suffix or "?"}
+            _(
+                "%(name)s: unsupported file type %(suffix)s; use .pt2 (torch.export) or "
+                ".pt/.torchscript (TorchScript)."
+            )
+            % {"name": path.name, "suffix": path.suffix or "?"}
         ) from None
 
 
@@ -43,21 +45,31 @@ def queue_probe(model: DetectionModel) -> bool:
     """Queue the probe job; False (with a message on the model) when Redis is down."""
     try:
         named_queue(CONTROL_QUEUE, redis_connection()).enqueue(
-            "validation.jobs.probe_model_job", model.pk, job_id=f"probe-{model.pk}",
-            job_timeout=600, result_ttl=3600,
+            "validation.jobs.probe_model_job",
+            model.pk,
+            job_id=f"probe-{model.pk}",
+            job_timeout=600,
+            result_ttl=3600,
         )
     except redis.RedisError as exc:
         DetectionModel.objects.filter(pk=model.pk).update(
-            probe_message=_("The probe could not be queued (Redis: %(error)s); "
-                            "use “Probe again” in admin.") % {"error": exc}
+            probe_message=_(
+                "The probe could not be queued (Redis: %(error)s); use “Probe again” in admin."
+            )
+            % {"error": exc}
         )
         return False
     return True
 
 
 def import_model(
-    process: Process, source: Path, *, name: str | None = None, labels: list[str] | None = None,
-    user=None, **spec,
+    process: Process,
+    source: Path,
+    *,
+    name: str | None = None,
+    labels: list[str] | None = None,
+    user=None,
+    **spec,
 ) -> DetectionModel:
     """Copy the file into storage, create the model as 'waiting for a worker', queue its probe."""
     if not source.is_file():
@@ -65,26 +77,34 @@ def import_model(
     fmt = format_for(source)
     size = source.stat().st_size
     if size == 0 or size > MAX_MODEL_BYTES:
-        raise ModelImportError(_("%(name)s: file size %(size)d bytes is not allowed.")
-                               % {"name": source.name, "size": size})
+        raise ModelImportError(
+            _("%(name)s: file size %(size)d bytes is not allowed.")
+            % {"name": source.name, "size": size}
+        )
     name = name or source.stem
     if DetectionModel.objects.filter(process=process, name=name).exists():
-        raise ModelImportError(_("Process “%(process)s” already has a model named “%(name)s”.")
-                               % {"process": process, "name": name})
+        raise ModelImportError(
+            _("Process “%(process)s” already has a model named “%(name)s”.")
+            % {"process": process, "name": name}
+        )
     digest = hashlib.sha256()
     with source.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     with transaction.atomic():
         model = DetectionModel(
-            process=process, name=name, format=fmt, label_names=labels or [],
-            uploaded_by=user, probe_info={"sha256": digest.hexdigest()}, **spec,
+            process=process,
+            name=name,
+            format=fmt,
+            label_names=labels or [],
+            uploaded_by=user,
+            probe_info={"sha256": digest.hexdigest()},
+            **spec,
         )
         with source.open("rb") as fh:
-            model.file.save(f"{digest.hexdigest()[:16]}{source.suffix.lower()}", File(fh),
-                            save=False)
+            model.file.save(
+                f"{digest.hexdigest()[:16]}{source.suffix.lower()}", File(fh), save=False
+            )
         model.save()
         transaction.on_commit(lambda: queue_probe(model))
     return model
-
-

@@ -180,13 +180,20 @@ class InferenceRun(models.Model):
         REJECTED = "rejected", _("rejected")
 
     review_status = models.CharField(
-        _("review"), max_length=20, choices=Review.choices, default=Review.TO_REVIEW,
+        _("review"),
+        max_length=20,
+        choices=Review.choices,
+        default=Review.TO_REVIEW,
         db_index=True,
     )
     review_notes = models.TextField(_("review notes"), blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", verbose_name=_("reviewed by"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     # Set on a run saved from a what-if on another run: thresholds changed, same predictions.
@@ -240,7 +247,9 @@ class InferenceRun(models.Model):
 
 
 class LabelConfidence(models.Model):
-    run = models.ForeignKey(InferenceRun, on_delete=models.CASCADE, related_name="label_confidences")
+    run = models.ForeignKey(
+        InferenceRun, on_delete=models.CASCADE, related_name="label_confidences"
+    )
     label_name = models.CharField(_("label"), max_length=100)
     confidence = models.FloatField(_("confidence"))
     # A copy of the run's base confidence, so the database itself can refuse a lower label one.
@@ -328,8 +337,9 @@ class RunShard(models.Model):
         ordering = ["run", "index"]
         constraints = [
             models.UniqueConstraint(fields=["run", "index"], name="shard_unique_index"),
-            models.CheckConstraint(condition=Q(images_done__lte=F("count")),
-                                   name="shard_progress_bounded"),
+            models.CheckConstraint(
+                condition=Q(images_done__lte=F("count")), name="shard_progress_bounded"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -339,8 +349,9 @@ class RunShard(models.Model):
 class ApiToken(models.Model):
     """A token a training pipeline uses to read runs through the API; only its hash is kept."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     token_hash = models.CharField(max_length=64, unique=True)

@@ -30,8 +30,9 @@ def _jpeg(width: int, height: int, spots: list[tuple[int, int, int]]) -> bytes:
 
 
 def add_image(task: Task, name: str, data: bytes, width: int, height: int) -> Image:
-    image = Image(task=task, name=name, width=width, height=height,
-                  checksum=hashlib.sha256(data).hexdigest())
+    image = Image(
+        task=task, name=name, width=width, height=height, checksum=hashlib.sha256(data).hexdigest()
+    )
     image.file.save(name, ContentFile(data), save=False)
     image.save()
     return image
@@ -48,12 +49,19 @@ def validation_project(owner) -> Project:
     rng = np.random.default_rng(3)
     for i in range(12):
         width, height = int(rng.integers(120, 260)), int(rng.integers(100, 240))
-        spots = [(int(rng.integers(16, width - 16)), int(rng.integers(16, height - 16)),
-                  int(rng.integers(0, 3))) for _ in range(int(rng.integers(0, 4)))]
+        spots = [
+            (
+                int(rng.integers(16, width - 16)),
+                int(rng.integers(16, height - 16)),
+                int(rng.integers(0, 3)),
+            )
+            for _ in range(int(rng.integers(0, 4)))
+        ]
         image = add_image(task, f"img_{i:02d}.jpg", _jpeg(width, height, spots), width, height)
         for x, y, channel in spots:
-            Annotation.objects.create(image=image, label=labels[channel],
-                                      x1=x - 10, y1=y - 10, x2=x + 10, y2=y + 10)
+            Annotation.objects.create(
+                image=image, label=labels[channel], x1=x - 10, y1=y - 10, x2=x + 10, y2=y + 10
+            )
     return project
 
 
@@ -63,8 +71,14 @@ def _model_row(path: Path, name: str, settings, **fields) -> DetectionModel:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dest)
     return DetectionModel.objects.create(
-        process=process, name=name, file=f"models/{path.name}", format="export",
-        label_names=LABELS, input_size=64, resize_mode="letterbox", output_format="nx6",
+        process=process,
+        name=name,
+        file=f"models/{path.name}",
+        format="export",
+        label_names=LABELS,
+        input_size=64,
+        resize_mode="letterbox",
+        output_format="nx6",
         **fields,
     )
 

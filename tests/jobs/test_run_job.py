@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import metrics_rs
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
+import metrics_rs
 from tests.conftest import run_burst_worker
 from validation import engine, evaluation
 from validation import predictions as stored
@@ -21,9 +21,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 def _start(model, project, user, **overrides) -> InferenceRun:
     values = dict(
-        user=user, model=model, project=project, base_confidence=0.3,
-        label_confidences={"dent": 0.5}, device="cpu", batch_size=4, image_size=64,
-        iou_threshold=0.3, low_overlap_threshold=0.5,
+        user=user,
+        model=model,
+        project=project,
+        base_confidence=0.3,
+        label_confidences={"dent": 0.5},
+        device="cpu",
+        batch_size=4,
+        image_size=64,
+        iou_threshold=0.3,
+        low_overlap_threshold=0.5,
     )
     values.update(overrides)
     return start_run(**values)
@@ -43,7 +50,9 @@ def test_run_completes_through_a_burst_worker_and_matches_the_engine(
     direct = engine.run_inference(
         model_spec(tiny_model),
         [(str(Path(django_settings.MEDIA_ROOT) / i.file.name), i.name) for i in images],
-        device="cpu", batch_size=4, image_size=64,
+        device="cpu",
+        batch_size=4,
+        image_size=64,
     )
     saved = stored.load(run.predictions_file.name)
     np.testing.assert_array_equal(saved.offsets, direct.offsets)
@@ -55,9 +64,17 @@ def test_run_completes_through_a_burst_worker_and_matches_the_engine(
     assert labels == ["划痕", "dent", "stain", "crack"]
     gt = evaluation.load_ground_truth(saved, labels)
     ev = metrics_rs.evaluate(
-        gt.boxes, gt.labels, gt.offsets, saved.boxes, saved.labels, saved.scores, saved.offsets,
-        num_labels=4, label_thresholds=np.array([0.3, 0.5, 0.3, 0.3]),
-        iou_threshold=0.3, low_overlap_threshold=0.5,
+        gt.boxes,
+        gt.labels,
+        gt.offsets,
+        saved.boxes,
+        saved.labels,
+        saved.scores,
+        saved.offsets,
+        num_labels=4,
+        label_thresholds=np.array([0.3, 0.5, 0.3, 0.3]),
+        iou_threshold=0.3,
+        low_overlap_threshold=0.5,
     )
     assert run.matrix == np.asarray(ev.matrix).tolist()
     assert Instance.objects.filter(run=run).count() == int(np.asarray(ev.matrix).sum())
@@ -192,8 +209,14 @@ def test_reconciler_fails_a_run_whose_worker_stopped_beating(
 def test_reevaluate_after_fixing_an_annotation_changes_exactly_that_instance(
     worker_env, flush_redis, tiny_model, validation_project, owner
 ):
-    run = _start(tiny_model, validation_project, owner, iou_threshold=0.05,
-                 low_overlap_threshold=0.05, label_confidences={})
+    run = _start(
+        tiny_model,
+        validation_project,
+        owner,
+        iou_threshold=0.05,
+        low_overlap_threshold=0.05,
+        label_confidences={},
+    )
     run_inference_job(run.pk)
     run.refresh_from_db()
     missed = Instance.objects.filter(run=run, kind=Instance.Kind.MISSED).first()

@@ -18,8 +18,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 def _start(model, project, user) -> InferenceRun:
     return start_run(
-        user=user, model=model, project=project, base_confidence=0.2, label_confidences={},
-        device="cpu", batch_size=2, image_size=64, iou_threshold=0.1, low_overlap_threshold=0.4,
+        user=user,
+        model=model,
+        project=project,
+        base_confidence=0.2,
+        label_confidences={},
+        device="cpu",
+        batch_size=2,
+        image_size=64,
+        iou_threshold=0.1,
+        low_overlap_threshold=0.4,
     )
 
 
@@ -38,9 +46,21 @@ def test_two_workers_sharing_a_sharded_run_match_a_single_run(
     env = dict(worker_env, INFERENCE_SHARD_SIZE="5")
     workers = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "inference_worker", "--device", "cpu", "--burst",
-             "--name", f"shard-worker-{k}"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "manage.py",
+                "inference_worker",
+                "--device",
+                "cpu",
+                "--burst",
+                "--name",
+                f"shard-worker-{k}",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for k in range(2)
     ]
@@ -56,7 +76,9 @@ def test_two_workers_sharing_a_sharded_run_match_a_single_run(
     np.testing.assert_array_equal(a.image_ids, b.image_ids)
     np.testing.assert_array_equal(a.offsets, b.offsets)
     np.testing.assert_allclose(a.boxes, b.boxes)
-    assert Instance.objects.filter(run=sharded).count() == Instance.objects.filter(
-        run=single).count()
+    assert (
+        Instance.objects.filter(run=sharded).count() == Instance.objects.filter(run=single).count()
+    )
     assert set(RunShard.objects.filter(run=sharded).values_list("status", flat=True)) == {
-        "completed"}
+        "completed"
+    }

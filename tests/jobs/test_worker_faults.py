@@ -36,8 +36,15 @@ def _children(pid: int) -> list[int]:
 
 def _start(model, project, user) -> InferenceRun:
     return start_run(
-        user=user, model=model, project=project, base_confidence=0.3, label_confidences={},
-        device="cpu", batch_size=1, image_size=512, iou_threshold=0.5,
+        user=user,
+        model=model,
+        project=project,
+        base_confidence=0.3,
+        label_confidences={},
+        device="cpu",
+        batch_size=1,
+        image_size=512,
+        iou_threshold=0.5,
         low_overlap_threshold=0.5,
     )
 
@@ -45,22 +52,33 @@ def _start(model, project, user) -> InferenceRun:
 def test_kill_9_of_the_job_process_fails_the_run_and_the_worker_goes_on(
     worker_env, flush_redis, validation_project, owner, tmp_path, settings
 ):
-    model = _model_row(export(SlowDetector(), tmp_path / "slow.pt2", size=512), "slow",
-                       settings, probe_status="passed")
+    model = _model_row(
+        export(SlowDetector(), tmp_path / "slow.pt2", size=512),
+        "slow",
+        settings,
+        probe_status="passed",
+    )
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "inference_worker", "--device", "cpu"],
-        cwd=REPO_ROOT, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         run = _start(model, validation_project, owner)
-        _wait_for(lambda: InferenceRun.objects.get(pk=run.pk).images_done >= 1, 120,
-                  "the run to make progress")
+        _wait_for(
+            lambda: InferenceRun.objects.get(pk=run.pk).images_done >= 1,
+            120,
+            "the run to make progress",
+        )
         horses = _children(worker.pid)
         assert horses, "the worker has no work horse"
         for pid in horses:
             os.kill(pid, signal.SIGKILL)
         run = _wait_for(
-            lambda: (r := InferenceRun.objects.get(pk=run.pk)).status != "running" and r, 60,
+            lambda: (r := InferenceRun.objects.get(pk=run.pk)).status != "running" and r,
+            60,
             "the run to end",
         )
         assert run.status == InferenceRun.Status.FAILED
@@ -70,13 +88,24 @@ def test_kill_9_of_the_job_process_fails_the_run_and_the_worker_goes_on(
 
         # The same worker takes the next job.
         next_run = start_run(
-            user=owner, model=model, project=validation_project, base_confidence=0.3,
-            label_confidences={}, device="cpu", batch_size=4, image_size=512,
-            iou_threshold=0.5, low_overlap_threshold=0.5,
+            user=owner,
+            model=model,
+            project=validation_project,
+            base_confidence=0.3,
+            label_confidences={},
+            device="cpu",
+            batch_size=4,
+            image_size=512,
+            iou_threshold=0.5,
+            low_overlap_threshold=0.5,
         )
         done = _wait_for(
-            lambda: (r := InferenceRun.objects.get(pk=next_run.pk)).status
-            in ("completed", "failed") and r, 240, "the next run to finish",
+            lambda: (
+                (r := InferenceRun.objects.get(pk=next_run.pk)).status in ("completed", "failed")
+                and r
+            ),
+            240,
+            "the next run to finish",
         )
         assert done.status == InferenceRun.Status.COMPLETED, done.error_message
     finally:

@@ -20,15 +20,22 @@ def process(db) -> Process:
 
 def _form(process, name, filename, content, labels="a,b,c"):
     return {
-        "process": process.pk, "name": name, "labels": labels, "input_size": 64,
-        "resize_mode": "letterbox", "channel_order": "RGB", "normalisation": "unit",
-        "output_format": "nx6", "file": SimpleUploadedFile(filename, content),
+        "process": process.pk,
+        "name": name,
+        "labels": labels,
+        "input_size": 64,
+        "resize_mode": "letterbox",
+        "channel_order": "RGB",
+        "normalisation": "unit",
+        "output_format": "nx6",
+        "file": SimpleUploadedFile(filename, content),
     }
 
 
 def test_every_logged_in_user_sees_the_models(client, outsider, process):
-    DetectionModel.objects.create(process=process, name="m1", file="models/x.pt2",
-                                  format="export", label_names=["划痕"])
+    DetectionModel.objects.create(
+        process=process, name="m1", file="models/x.pt2", format="export", label_names=["划痕"]
+    )
     client.force_login(outsider)
     response = client.get(URL)
     assert response.status_code == 200
@@ -63,9 +70,7 @@ def test_duplicate_label_names_are_refused(client, owner, process):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
-def test_an_uploaded_model_is_probed_by_a_worker(
-    client, owner, worker_env, flush_redis, tmp_path
-):
+def test_an_uploaded_model_is_probed_by_a_worker(client, owner, worker_env, flush_redis, tmp_path):
     process = Process.objects.create(name="painting")
     client.force_login(owner)
     data = export(BrightSpotDetector(), tmp_path / "m.pt2").read_bytes()

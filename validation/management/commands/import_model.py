@@ -26,34 +26,54 @@ class Command(BaseCommand):
         parser.add_argument("--mean", default="0,0,0")
         parser.add_argument("--std", default="1,1,1")
         parser.add_argument("--bgr", action="store_true")
-        parser.add_argument("--output-format", default="auto",
-                            choices=[c for c, _ in DetectionModel.OutputFormat.choices])
+        parser.add_argument(
+            "--output-format",
+            default="auto",
+            choices=[c for c, _ in DetectionModel.OutputFormat.choices],
+        )
         parser.add_argument("--nms-iou", type=float, default=0.7)
-        parser.add_argument("--spec-json", type=Path, default=None,
-                            help="a JSON file with labels/input_size/resize_mode/mean/std/...")
+        parser.add_argument(
+            "--spec-json",
+            type=Path,
+            default=None,
+            help="a JSON file with labels/input_size/resize_mode/mean/std/...",
+        )
         parser.add_argument("--origin", choices=["trained", "imported"], default="imported")
-        parser.add_argument("--wait", type=float, default=0,
-                            help="seconds to wait for a worker's probe result")
+        parser.add_argument(
+            "--wait", type=float, default=0, help="seconds to wait for a worker's probe result"
+        )
 
     def handle(self, *args, **o):
         try:
             process = Process.objects.get(name=o["process"])
         except Process.DoesNotExist:
             if not o["create_process"]:
-                raise CommandError(f"No process named {o['process']!r} (use --create-process)")
+                raise CommandError(
+                    f"No process named {o['process']!r} (use --create-process)"
+                ) from None
             process = Process.objects.create(name=o["process"])
         spec = {
-            "input_size": o["input_size"], "resize_mode": o["resize_mode"],
-            "mean": _floats(o["mean"]), "std": _floats(o["std"]),
-            "channel_order": "BGR" if o["bgr"] else "RGB", "output_format": o["output_format"],
-            "nms_iou": o["nms_iou"], "origin": o["origin"],
+            "input_size": o["input_size"],
+            "resize_mode": o["resize_mode"],
+            "mean": _floats(o["mean"]),
+            "std": _floats(o["std"]),
+            "channel_order": "BGR" if o["bgr"] else "RGB",
+            "output_format": o["output_format"],
+            "nms_iou": o["nms_iou"],
+            "origin": o["origin"],
         }
         labels = parse_labels(o["labels"]) if o["labels"] else []
         if o["spec_json"]:
             data = json.loads(o["spec_json"].read_text(encoding="utf-8"))
             labels = labels or list(data.get("labels", []))
-            for key in ("input_size", "resize_mode", "mean", "std", "channel_order",
-                        "output_format"):
+            for key in (
+                "input_size",
+                "resize_mode",
+                "mean",
+                "std",
+                "channel_order",
+                "output_format",
+            ):
                 if key in data:
                     spec[key] = data[key]
         try:

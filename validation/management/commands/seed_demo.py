@@ -28,8 +28,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--val-images", type=int, default=320)
-        parser.add_argument("--train-images", type=int, default=120,
-                            help="images in the demo project's training task (shown, not used)")
+        parser.add_argument(
+            "--train-images",
+            type=int,
+            default=120,
+            help="images in the demo project's training task (shown, not used)",
+        )
 
     def handle(self, *args, seed: int, val_images: int, train_images: int, **options):
         users = self._users()
@@ -50,13 +54,22 @@ class Command(BaseCommand):
                 name=DEMO_PROJECT, description="Generated brushed-metal parts with defects"
             )
             project.members.add(*users)
-            for split, task_name, is_val in (("train", "training", False),
-                                             ("val", "validation", True)):
-                report = import_dataset(project, data_dir / split, "coco", task_name=task_name,
-                                        validation=is_val, user=users[0])
+            for split, task_name, is_val in (
+                ("train", "training", False),
+                ("val", "validation", True),
+            ):
+                report = import_dataset(
+                    project,
+                    data_dir / split,
+                    "coco",
+                    task_name=task_name,
+                    validation=is_val,
+                    user=users[0],
+                )
                 if report.errors:
-                    raise CommandError("\n".join(f"{e.location}: {e.message}"
-                                                 for e in report.errors))
+                    raise CommandError(
+                        "\n".join(f"{e.location}: {e.message}" for e in report.errors)
+                    )
             second = Project.objects.create(name=SECOND_PROJECT)
             second.members.add(*users)
             Task.objects.create(project=second, name="incoming", is_validation=False)
@@ -79,9 +92,16 @@ class Command(BaseCommand):
     def _model(self, process: Process, user) -> DetectionModel:
         meta = json.loads((ARTIFACTS / "demo_detector.json").read_text(encoding="utf-8"))
         return import_model(
-            process, ARTIFACTS / "demo_detector.pt2", name="demo detector v1",
-            labels=list(meta["labels"]), user=user, origin=DetectionModel.Origin.TRAINED,
-            input_size=meta["input_size"], resize_mode=meta.get("resize_mode", "letterbox"),
-            mean=meta["mean"], std=meta["std"], channel_order=meta.get("channel_order", "RGB"),
+            process,
+            ARTIFACTS / "demo_detector.pt2",
+            name="demo detector v1",
+            labels=list(meta["labels"]),
+            user=user,
+            origin=DetectionModel.Origin.TRAINED,
+            input_size=meta["input_size"],
+            resize_mode=meta.get("resize_mode", "letterbox"),
+            mean=meta["mean"],
+            std=meta["std"],
+            channel_order=meta.get("channel_order", "RGB"),
             output_format=meta.get("output_format", "auto"),
         )

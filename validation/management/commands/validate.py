@@ -75,16 +75,22 @@ class Command(BaseCommand):
                 raise CommandError(f"--label-conf {item!r}: expected LABEL=VALUE")
             label_conf[name.strip()] = value.strip()
         data = {
-            "process": model.process_id, "model": model.pk, "project": project.pk,
-            "base_confidence": o["conf"], "label_confidences": json.dumps(label_conf),
-            "device": o["device"], "batch_size": o["batch"],
+            "process": model.process_id,
+            "model": model.pk,
+            "project": project.pk,
+            "base_confidence": o["conf"],
+            "label_confidences": json.dumps(label_conf),
+            "device": o["device"],
+            "batch_size": o["batch"],
             "image_size": o["image_size"] or str(model.input_size),
-            "iou_threshold": o["iou"], "low_overlap_threshold": o["low"],
+            "iou_threshold": o["iou"],
+            "low_overlap_threshold": o["low"],
         }
         cleaned, errors = validate_run_settings(data, user)
         if errors:
-            raise CommandError("\n".join(f"{field}: {msg}" for field, msgs in errors.items()
-                                         for msg in msgs))
+            raise CommandError(
+                "\n".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs)
+            )
         try:
             run = start_run(user=user, **cleaned)
         except QueueUnavailable as exc:
@@ -136,10 +142,14 @@ def _fmt(value) -> str:
 def _table(results: dict) -> str:
     lines = [f"run {results['run']}: {results['status']}"]
     o = results["overall"]
-    lines.append(f"precision {_fmt(o['precision'])}  recall {_fmt(o['recall'])}  "
-                 f"F1 {_fmt(o['f1'])}  mAP50 {_fmt(results['map50'])}  "
-                 f"mAP50-95 {_fmt(results['map50_95'])}")
+    lines.append(
+        f"precision {_fmt(o['precision'])}  recall {_fmt(o['recall'])}  "
+        f"F1 {_fmt(o['f1'])}  mAP50 {_fmt(results['map50'])}  "
+        f"mAP50-95 {_fmt(results['map50_95'])}"
+    )
     for name, m in results["per_label"].items():
-        lines.append(f"  {name:<16} P {_fmt(m['precision'])}  R {_fmt(m['recall'])}  "
-                     f"F1 {_fmt(m['f1'])}  AP50 {_fmt(m['ap50'])}")
+        lines.append(
+            f"  {name:<16} P {_fmt(m['precision'])}  R {_fmt(m['recall'])}  "
+            f"F1 {_fmt(m['f1'])}  AP50 {_fmt(m['ap50'])}"
+        )
     return "\n".join(lines)
