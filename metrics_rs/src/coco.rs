@@ -5,9 +5,9 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use crate::geometry::{area, iou};
+use crate::geometry::BoxSet;
 use crate::input::Dataset;
-use crate::matching::visit_order;
+use crate::matching::descending_key;
 
 /// Detections kept per image and label (pycocotools `maxDets[-1]`).
 pub const MAX_DETECTIONS: usize = 100;
@@ -47,12 +47,14 @@ struct Detection {
 
 #[derive(Default)]
 struct Scratch {
-    gts: Vec<(usize, [f64; 4], f64)>,
-    /// (label, score, local index, box, area), sorted by label then visiting order.
-    dets: Vec<(usize, f64, usize, [f64; 4], f64)>,
+    /// (label, local index) of the image's annotations, sorted by label.
+    gts: Vec<(usize, usize)>,
+    /// (label, descending score key, local index) of its predictions, sorted.
+    dets: Vec<(usize, u64, usize)>,
+    same_label: BoxSet,
+    row: Vec<f64>,
     ious: Vec<f64>,
     taken: Vec<bool>,
-    same_label: Vec<usize>,
 }
 
 /// AP per label (row-major `num_labels x 10`), NaN for a label without annotations.
@@ -107,28 +109,32 @@ fn match_image(
     thresholds: &[f64; NUM_IOU],
     s: &mut Scratch,
 ) -> Vec<Detection> {
+    let (gts, preds) = (ds.gt_range(img), ds.pred_range(img));
     s.gts.clear();
-    for g in ds.gt_range(img) {
-        let b = ds.gt.boxes.get(g);
-        s.gts.push((ds.gt_label(g), b, area(&b)));
-    }
+    s.gts
+        .extend(gts.clone().map(|g| (ds.gt_label(g), g - gts.start)));
+    s.gts.sort_unstable();
     s.dets.clear();
-    for (local, p) in ds.pred_range(img).enumerate() {
-        let b = ds.pred.boxes.get(p);
-        s.dets
-            .push((ds.pred_label(p), ds.pred.scores.get(p), local, b, area(&b)));
-    }
-    s.dets.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| visit_order(&(a.1, a.2), &(b.1, b.2)))
-    });
-    let mut out = Vec::with_capacity(s.dets.len().min(MAX_DETECTIONS * 4));
-    let mut start = 0;
+    s.dets.extend(preds.clone().map(|p| {
+        let key = descending_key(ds.pred.scores.get(p));
+        (ds.pred_label(p), key, p - preds.start)
+    }));
+    s.dets.sort_unstable();
+    let mut out = Vec::with_capacity(s.dets.len());
+    let (mut start, mut g) = (0, 0);
     while start < s.dets.len() {
         let label = s.dets[start].0;
         let end = start + s.dets[start..].iter().take_while(|d| d.0 == label).count();
+        while g < s.gts.len() && s.gts[g].0 < label {
+            g += 1;
+        }
+        let g_end = g + s.gts[g..].iter().take_while(|t| t.0 == label).count();
+        s.same_label.clear();
+        for &(_, local) in &s.gts[g..g_end] {
+            s.same_label.push(ds.gt.boxes.get(gts.start + local));
+        }
         let kept = start..end.min(start + MAX_DETECTIONS);
-        match_label(s, label, kept, thresholds, &mut out);
+        match_label(ds, preds.start, s, label, kept, thresholds, &mut out);
         start = end;
     }
     out
@@ -137,29 +143,30 @@ fn match_image(
 /// Greedy matching of one label's detections, per IoU threshold, as pycocotools does it:
 /// the highest IoU wins and, among equal IoUs, the annotation listed last.
 fn match_label(
+    ds: &Dataset<'_>,
+    first_pred: usize,
     s: &mut Scratch,
     label: usize,
     kept: std::ops::Range<usize>,
     thresholds: &[f64; NUM_IOU],
     out: &mut Vec<Detection>,
 ) {
-    s.same_label.clear();
-    s.same_label
-        .extend((0..s.gts.len()).filter(|&j| s.gts[j].0 == label));
     let g = s.same_label.len();
     s.ious.clear();
-    for d in &s.dets[kept.clone()] {
-        for &j in &s.same_label {
-            let (_, b, a) = s.gts[j];
-            s.ious.push(iou(&d.3, d.4, &b, a));
-        }
-    }
     let first = out.len();
-    out.extend(s.dets[kept.clone()].iter().map(|d| Detection {
-        label,
-        score: d.1,
-        matched: 0,
-    }));
+    for &(_, _, local) in &s.dets[kept] {
+        let p = first_pred + local;
+        s.same_label.ious_into(&ds.pred.boxes.get(p), &mut s.row);
+        s.ious.extend_from_slice(&s.row);
+        out.push(Detection {
+            label,
+            score: ds.pred.scores.get(p),
+            matched: 0,
+        });
+    }
+    if g == 0 {
+        return;
+    }
     for (t, &threshold) in thresholds.iter().enumerate() {
         s.taken.clear();
         s.taken.resize(g, false);

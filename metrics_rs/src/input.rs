@@ -3,7 +3,6 @@
 use std::fmt;
 use std::ops::Range;
 
-use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 /// A bad argument: the message names the argument and, where there is one, the index.
@@ -24,49 +23,11 @@ fn fail<T>(message: String) -> Result<T> {
     Err(InputError(message))
 }
 
-/// Boxes `(N, 4)` as x1 y1 x2 y2, borrowed from the caller.
-#[derive(Clone, Copy, Debug)]
-pub enum Boxes<'a> {
-    F32(ArrayView2<'a, f32>),
-    F64(ArrayView2<'a, f64>),
-}
-
-impl Boxes<'_> {
-    pub fn shape(&self) -> (usize, usize) {
-        match self {
-            Boxes::F32(a) => a.dim(),
-            Boxes::F64(a) => a.dim(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.shape().0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Row `i` as f64; `i` must be in range and the array validated to have 4 columns.
-    #[inline]
-    pub fn get(&self, i: usize) -> [f64; 4] {
-        match self {
-            Boxes::F32(a) => [
-                f64::from(a[[i, 0]]),
-                f64::from(a[[i, 1]]),
-                f64::from(a[[i, 2]]),
-                f64::from(a[[i, 3]]),
-            ],
-            Boxes::F64(a) => [a[[i, 0]], a[[i, 1]], a[[i, 2]], a[[i, 3]]],
-        }
-    }
-}
-
-/// A float column such as scores or thresholds.
+/// A borrowed, contiguous float column (scores, thresholds, box coordinates).
 #[derive(Clone, Copy, Debug)]
 pub enum Floats<'a> {
-    F32(ArrayView1<'a, f32>),
-    F64(ArrayView1<'a, f64>),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
 }
 
 impl Floats<'_> {
@@ -92,13 +53,97 @@ impl Floats<'_> {
     pub fn to_vec(&self) -> Vec<f64> {
         (0..self.len()).map(|i| self.get(i)).collect()
     }
+
+    /// Appends `self[range]` as f64 (one dtype dispatch per call, not per value).
+    #[inline]
+    pub fn extend_into(&self, range: Range<usize>, out: &mut Vec<f64>) {
+        match self {
+            Floats::F32(a) => out.extend(a[range].iter().map(|&v| f64::from(v))),
+            Floats::F64(a) => out.extend_from_slice(&a[range]),
+        }
+    }
 }
 
-/// An integer column such as labels or offsets.
+/// Boxes `(rows, cols)` as x1 y1 x2 y2, borrowed row-major; `cols` must be 4.
+#[derive(Clone, Copy, Debug)]
+pub struct Boxes<'a> {
+    pub values: Floats<'a>,
+    pub cols: usize,
+}
+
+impl<'a> Boxes<'a> {
+    pub fn f64(values: &'a [f64], cols: usize) -> Self {
+        Boxes {
+            values: Floats::F64(values),
+            cols,
+        }
+    }
+
+    pub fn f32(values: &'a [f32], cols: usize) -> Self {
+        Boxes {
+            values: Floats::F32(values),
+            cols,
+        }
+    }
+
+    pub fn shape(&self) -> (usize, usize) {
+        (
+            self.values.len().checked_div(self.cols).unwrap_or(0),
+            self.cols,
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape().0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends rows `range` as f64 (one dtype dispatch per call, not per row).
+    #[inline]
+    pub fn extend_into(&self, range: Range<usize>, out: &mut Vec<[f64; 4]>) {
+        let flat = 4 * range.start..4 * range.end;
+        match self.values {
+            Floats::F32(a) => out.extend(a[flat].chunks_exact(4).map(|r| {
+                [
+                    f64::from(r[0]),
+                    f64::from(r[1]),
+                    f64::from(r[2]),
+                    f64::from(r[3]),
+                ]
+            })),
+            Floats::F64(a) => out.extend(a[flat].chunks_exact(4).map(|r| [r[0], r[1], r[2], r[3]])),
+        }
+    }
+
+    /// Row `i` as f64; `i` must be in range and the boxes validated to have 4 columns.
+    #[inline]
+    pub fn get(&self, i: usize) -> [f64; 4] {
+        match self.values {
+            Floats::F32(a) => {
+                let r = &a[4 * i..4 * i + 4];
+                [
+                    f64::from(r[0]),
+                    f64::from(r[1]),
+                    f64::from(r[2]),
+                    f64::from(r[3]),
+                ]
+            }
+            Floats::F64(a) => {
+                let r = &a[4 * i..4 * i + 4];
+                [r[0], r[1], r[2], r[3]]
+            }
+        }
+    }
+}
+
+/// A borrowed, contiguous integer column (labels, offsets).
 #[derive(Clone, Copy, Debug)]
 pub enum Ints<'a> {
-    I32(ArrayView1<'a, i32>),
-    I64(ArrayView1<'a, i64>),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
 }
 
 impl Ints<'_> {
@@ -118,6 +163,15 @@ impl Ints<'_> {
         match self {
             Ints::I32(a) => i64::from(a[i]),
             Ints::I64(a) => a[i],
+        }
+    }
+
+    /// Appends `self[range]` as indices; the values must be validated non-negative.
+    #[inline]
+    pub fn extend_into(&self, range: Range<usize>, out: &mut Vec<usize>) {
+        match self {
+            Ints::I32(a) => out.extend(a[range].iter().map(|&v| v as usize)),
+            Ints::I64(a) => out.extend(a[range].iter().map(|&v| v as usize)),
         }
     }
 }
@@ -292,17 +346,26 @@ fn check_offsets(name: &str, offsets: Ints<'_>, total: usize, of: &str) -> Resul
     Ok(())
 }
 
-/// First index in `0..len` where `bad` holds, searched in parallel.
+/// Rows per parallel validation task.
+const CHUNK: usize = 1 << 14;
+
+/// First index in `0..len` where `bad` holds: a parallel scan of chunks, then the first bad
+/// chunk again for the index (only on the error path).
 fn first_bad(len: usize, bad: impl Fn(usize) -> bool + Sync) -> Option<usize> {
-    (0..len)
-        .into_par_iter()
-        .with_min_len(8192)
-        .find_first(|&i| bad(i))
+    let chunks = len.div_ceil(CHUNK);
+    let bad_chunk =
+        |c: usize| (c * CHUNK..((c + 1) * CHUNK).min(len)).fold(false, |acc, i| acc | bad(i));
+    let first = (0..chunks).into_par_iter().find_first(|&c| bad_chunk(c))?;
+    (first * CHUNK..((first + 1) * CHUNK).min(len)).find(|&i| bad(i))
 }
 
 fn check_labels(name: &str, labels: Ints<'_>, num_labels: usize) -> Result<()> {
     let limit = i64::try_from(num_labels).unwrap_or(i64::MAX);
-    if let Some(i) = first_bad(labels.len(), |i| !(0..limit).contains(&labels.get(i))) {
+    let found = match labels {
+        Ints::I32(a) => first_bad(a.len(), |i| !(0..limit).contains(&i64::from(a[i]))),
+        Ints::I64(a) => first_bad(a.len(), |i| !(0..limit).contains(&a[i])),
+    };
+    if let Some(i) = found {
         return fail(format!(
             "{name}[{i}]: {} is out of range for num_labels = {num_labels} \
              (expected 0 <= label < {num_labels})",
@@ -312,12 +375,25 @@ fn check_labels(name: &str, labels: Ints<'_>, num_labels: usize) -> Result<()> {
     Ok(())
 }
 
+#[inline]
+fn bad_box(b: [f64; 4]) -> bool {
+    // NaN fails every comparison, so the ordering test catches it; infinities fail is_finite.
+    let ordered = b[2] >= b[0] && b[3] >= b[1];
+    !(ordered && b.iter().all(|v| v.is_finite()))
+}
+
 fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
-    let bad = |i: usize| {
-        let b = boxes.get(i);
-        !b.iter().all(|v| v.is_finite()) || b[2] < b[0] || b[3] < b[1]
+    let found = match boxes.values {
+        Floats::F32(a) => first_bad(boxes.len(), |i| {
+            let r = &a[4 * i..4 * i + 4];
+            bad_box([r[0].into(), r[1].into(), r[2].into(), r[3].into()])
+        }),
+        Floats::F64(a) => first_bad(boxes.len(), |i| {
+            let r = &a[4 * i..4 * i + 4];
+            bad_box([r[0], r[1], r[2], r[3]])
+        }),
     };
-    if let Some(i) = first_bad(boxes.len(), bad) {
+    if let Some(i) = found {
         let b = boxes.get(i);
         let what = if b.iter().all(|v| v.is_finite()) {
             "x2 < x1 or y2 < y1"
@@ -333,7 +409,11 @@ fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
 }
 
 fn check_finite(name: &str, values: Floats<'_>) -> Result<()> {
-    if let Some(i) = first_bad(values.len(), |i| !values.get(i).is_finite()) {
+    let found = match values {
+        Floats::F32(a) => first_bad(a.len(), |i| !a[i].is_finite()),
+        Floats::F64(a) => first_bad(a.len(), |i| !a[i].is_finite()),
+    };
+    if let Some(i) = found {
         return fail(format!("{name}[{i}]: {} is not finite", values.get(i)));
     }
     Ok(())
@@ -376,17 +456,16 @@ pub fn check_label_thresholds(values: Floats<'_>, num_labels: usize) -> Result<V
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use ndarray::{Array1, Array2};
 
     /// Owned arrays for one test run, viewed as a `Dataset`.
     pub struct Owned {
-        pub gt_boxes: Array2<f64>,
-        pub gt_labels: Array1<i64>,
-        pub gt_offsets: Array1<i64>,
-        pub pred_boxes: Array2<f64>,
-        pub pred_labels: Array1<i64>,
-        pub pred_scores: Array1<f64>,
-        pub pred_offsets: Array1<i64>,
+        pub gt_boxes: Vec<f64>,
+        pub gt_labels: Vec<i64>,
+        pub gt_offsets: Vec<i64>,
+        pub pred_boxes: Vec<f64>,
+        pub pred_labels: Vec<i64>,
+        pub pred_scores: Vec<f64>,
+        pub pred_offsets: Vec<i64>,
     }
 
     impl Owned {
@@ -409,28 +488,28 @@ pub(crate) mod tests {
                 po.push(pl.len() as i64);
             }
             Owned {
-                gt_boxes: Array2::from_shape_vec((gl.len(), 4), gb).unwrap(),
-                gt_labels: Array1::from(gl),
-                gt_offsets: Array1::from(go),
-                pred_boxes: Array2::from_shape_vec((pl.len(), 4), pb).unwrap(),
-                pred_labels: Array1::from(pl),
-                pred_scores: Array1::from(ps),
-                pred_offsets: Array1::from(po),
+                gt_boxes: gb,
+                gt_labels: gl,
+                gt_offsets: go,
+                pred_boxes: pb,
+                pred_labels: pl,
+                pred_scores: ps,
+                pred_offsets: po,
             }
         }
 
         pub fn dataset(&self, num_labels: i64) -> Result<Dataset<'_>> {
             Dataset::new(
                 GroundTruth {
-                    boxes: Boxes::F64(self.gt_boxes.view()),
-                    labels: Ints::I64(self.gt_labels.view()),
-                    offsets: Ints::I64(self.gt_offsets.view()),
+                    boxes: Boxes::f64(&self.gt_boxes, 4),
+                    labels: Ints::I64(&self.gt_labels),
+                    offsets: Ints::I64(&self.gt_offsets),
                 },
                 Predictions {
-                    boxes: Boxes::F64(self.pred_boxes.view()),
-                    labels: Ints::I64(self.pred_labels.view()),
-                    scores: Floats::F64(self.pred_scores.view()),
-                    offsets: Ints::I64(self.pred_offsets.view()),
+                    boxes: Boxes::f64(&self.pred_boxes, 4),
+                    labels: Ints::I64(&self.pred_labels),
+                    scores: Floats::F64(&self.pred_scores),
+                    offsets: Ints::I64(&self.pred_offsets),
                 },
                 num_labels,
             )
@@ -474,8 +553,8 @@ pub(crate) mod tests {
     #[test]
     fn decreasing_offsets_are_rejected() {
         let mut owned = one_image();
-        owned.gt_offsets = Array1::from(vec![0, 2, 1, 2]);
-        owned.pred_offsets = Array1::from(vec![0, 1, 1, 1]);
+        owned.gt_offsets = vec![0, 2, 1, 2];
+        owned.pred_offsets = vec![0, 1, 1, 1];
         let msg = message(owned.dataset(2));
         assert!(
             msg.starts_with("gt_offsets[2]: 1 is less than gt_offsets[1] = 2"),
@@ -486,7 +565,7 @@ pub(crate) mod tests {
     #[test]
     fn offsets_must_end_at_the_row_count() {
         let mut owned = one_image();
-        owned.pred_offsets = Array1::from(vec![0, 0]);
+        owned.pred_offsets = vec![0, 0];
         let msg = message(owned.dataset(2));
         assert!(msg.starts_with("pred_offsets[1]: expected 1"), "{msg}");
     }
@@ -494,8 +573,8 @@ pub(crate) mod tests {
     #[test]
     fn offsets_of_different_lengths_are_rejected() {
         let mut owned = one_image();
-        owned.pred_offsets = Array1::from(vec![0, 1, 1]);
-        owned.gt_offsets = Array1::from(vec![0, 2]);
+        owned.pred_offsets = vec![0, 1, 1];
+        owned.gt_offsets = vec![0, 2];
         assert!(message(owned.dataset(2)).starts_with("pred_offsets: expected 2 values"));
     }
 
@@ -505,7 +584,7 @@ pub(crate) mod tests {
         owned.pred_scores[0] = f64::NAN;
         assert!(message(owned.dataset(2)).starts_with("pred_scores[0]: NaN is not finite"));
         let mut owned = one_image();
-        owned.gt_boxes[[1, 2]] = f64::INFINITY;
+        owned.gt_boxes[4 + 2] = f64::INFINITY;
         let msg = message(owned.dataset(2));
         assert!(
             msg.starts_with("gt_boxes[1]:") && msg.ends_with("not finite"),
@@ -516,7 +595,7 @@ pub(crate) mod tests {
     #[test]
     fn inverted_boxes_are_rejected() {
         let mut owned = one_image();
-        owned.pred_boxes[[0, 2]] = -1.0;
+        owned.pred_boxes[2] = -1.0;
         let msg = message(owned.dataset(2));
         assert!(msg.ends_with("x2 < x1 or y2 < y1"), "{msg}");
     }
@@ -529,10 +608,10 @@ pub(crate) mod tests {
         assert!(check_overlaps(0.6, 0.5).is_err());
         assert!(check_overlaps(0.5, 1.5).is_err());
         assert!(check_overlaps(f64::NAN, 0.5).is_err());
-        let values = Array1::from(vec![0.2, 1.5]);
-        let err = check_label_thresholds(Floats::F64(values.view()), 2).unwrap_err();
+        let values = vec![0.2, 1.5];
+        let err = check_label_thresholds(Floats::F64(&values), 2).unwrap_err();
         assert_eq!(err.0, "label_thresholds[1]: 1.5 is outside [0, 1]");
-        let err = check_label_thresholds(Floats::F64(values.view()), 3).unwrap_err();
+        let err = check_label_thresholds(Floats::F64(&values), 3).unwrap_err();
         assert!(err.0.starts_with("label_thresholds: expected 3 values"));
     }
 }

@@ -1,10 +1,8 @@
 //! SPEC §4.1–4.4: filter, order, match and the confusion matrix, over all images in parallel.
 
-use std::cmp::Ordering;
-
 use rayon::prelude::*;
 
-use crate::geometry::{area, iou};
+use crate::geometry::BoxSet;
 use crate::input::Dataset;
 
 /// `pred_kind` codes, shared with `validation.models.Instance.Kind`.
@@ -77,54 +75,85 @@ struct ImageOut<'o> {
 #[derive(Default)]
 struct Scratch {
     gt_boxes: Vec<[f64; 4]>,
-    gt_areas: Vec<f64>,
     gt_labels: Vec<usize>,
     taken: Vec<bool>,
-    /// (score, local index) of the kept predictions, in visiting order once sorted.
-    order: Vec<(f64, usize)>,
+    /// Kept predictions as `descending score key << 64 | local index`: sorted, the visiting
+    /// order (SPEC §4.2).
+    order: Vec<u128>,
+    /// The kept predictions in visiting order: boxes, local indices, labels.
+    kept: BoxSet,
+    kept_local: Vec<usize>,
+    kept_label: Vec<usize>,
+    /// IoU of annotation `j` with the `r`-th visited prediction at `j * kept + r`.
+    ious: Vec<f64>,
 }
 
-/// Highest-score-first, then the order the model emitted them (SPEC §4.2).
+/// A key whose ascending order is the descending order of the score (-0.0 equal to 0.0):
+/// sorting `(key, index)` visits highest score first, equal scores in emission order
+/// (SPEC §4.2). Scores are finite (validated).
 #[inline]
-pub fn visit_order(a: &(f64, usize), b: &(f64, usize)) -> Ordering {
-    b.0.partial_cmp(&a.0)
-        .unwrap_or(Ordering::Equal)
-        .then(a.1.cmp(&b.1))
+pub fn descending_key(score: f64) -> u64 {
+    let bits = (score + 0.0).to_bits();
+    let ascending = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    !ascending
 }
 
 /// Matches every image and fills the confusion matrix.
 pub fn evaluate(ds: &Dataset<'_>, th: &Thresholds<'_>) -> Evaluation {
-    let (m, n, labels) = (ds.num_pred(), ds.num_gt(), ds.num_labels);
-    let cells = (labels + 1) * (labels + 2);
+    let (m, n) = (ds.num_pred(), ds.num_gt());
     let mut out = Evaluation {
-        num_labels: labels,
+        num_labels: ds.num_labels,
         matrix: Vec::new(),
         pred_gt: vec![0; m],
         pred_iou: vec![0.0; m],
         pred_kind: vec![0; m],
         gt_pred: vec![UNMATCHED; n],
     };
-    let jobs = split_outputs(ds, &mut out);
-    let matrix = jobs
+    split_outputs(ds, &mut out)
         .into_par_iter()
-        .with_min_len(32)
-        .fold(
-            || (Scratch::default(), vec![0_i64; cells]),
-            |(mut scratch, mut matrix), job| {
-                match_image(ds, th, &mut scratch, job, &mut matrix);
-                (scratch, matrix)
-            },
-        )
-        .map(|(_, matrix)| matrix)
-        .reduce(
-            || vec![0_i64; cells],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    out.matrix = matrix;
+        .with_min_len(16)
+        .for_each_init(Scratch::default, |scratch, job| {
+            match_image(ds, th, scratch, job)
+        });
+    out.matrix = confusion_matrix(ds, &out);
     out
+}
+
+/// Counts every kept prediction in its cell and every missed annotation in row `{}`.
+fn confusion_matrix(ds: &Dataset<'_>, ev: &Evaluation) -> Vec<i64> {
+    const CHUNK: usize = 1 << 16;
+    let (labels, cols) = (ds.num_labels, ds.num_labels + 2);
+    let cells = (labels + 1) * cols;
+    let count_chunk = |c: usize| {
+        let mut matrix = vec![0_i64; cells];
+        for p in c * CHUNK..((c + 1) * CHUNK).min(ev.pred_kind.len()) {
+            let col = match ev.pred_kind[p] {
+                DROPPED => continue,
+                LOC => labels + 1,
+                DUPLICATE | BACKGROUND => labels,
+                _ => ds.gt_label(usize::try_from(ev.pred_gt[p]).unwrap_or(0)),
+            };
+            matrix[ds.pred_label(p) * cols + col] += 1;
+        }
+        for g in c * CHUNK..((c + 1) * CHUNK).min(ev.gt_pred.len()) {
+            if ev.gt_pred[g] == UNMATCHED {
+                matrix[labels * cols + ds.gt_label(g)] += 1;
+            }
+        }
+        matrix
+    };
+    let chunks = ev.pred_kind.len().max(ev.gt_pred.len()).div_ceil(CHUNK);
+    (0..chunks).into_par_iter().map(count_chunk).reduce(
+        || vec![0_i64; cells],
+        |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        },
+    )
 }
 
 /// Cuts the flat output buffers into one disjoint set of slices per image.
@@ -158,124 +187,112 @@ fn split_outputs<'o>(ds: &Dataset<'_>, out: &'o mut Evaluation) -> Vec<ImageOut<
 }
 
 /// SPEC §4.1–4.4 for one image.
-fn match_image(
-    ds: &Dataset<'_>,
-    th: &Thresholds<'_>,
-    s: &mut Scratch,
-    out: ImageOut<'_>,
-    matrix: &mut [i64],
-) {
+fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: ImageOut<'_>) {
     let (preds, gts) = (ds.pred_range(out.img), ds.gt_range(out.img));
-    let (cols, bg, loc_col) = (ds.num_labels + 2, ds.num_labels, ds.num_labels + 1);
     s.gt_boxes.clear();
-    s.gt_areas.clear();
+    ds.gt.boxes.extend_into(gts.clone(), &mut s.gt_boxes);
     s.gt_labels.clear();
-    for g in gts.clone() {
-        let b = ds.gt.boxes.get(g);
-        s.gt_boxes.push(b);
-        s.gt_areas.push(area(&b));
-        s.gt_labels.push(ds.gt_label(g));
-    }
+    ds.gt.labels.extend_into(gts.clone(), &mut s.gt_labels);
     s.taken.clear();
     s.taken.resize(gts.len(), false);
+
+    // 1. Filter; 2. order.
     s.order.clear();
     for (local, p) in preds.clone().enumerate() {
         let score = ds.pred.scores.get(p);
         if score >= th.labels[ds.pred_label(p)] {
-            s.order.push((score, local));
+            s.order
+                .push(u128::from(descending_key(score)) << 64 | local as u128);
         } else {
             out.pred_gt[local] = DROPPED_INDEX;
             out.pred_kind[local] = DROPPED;
         }
     }
-    s.order.sort_unstable_by(visit_order);
-    for &(_, local) in &s.order {
-        let p = preds.start + local;
-        let label = ds.pred_label(p);
-        let found = best_annotation(s, &ds.pred.boxes.get(p), label, th);
-        let (gt, kind, value, col) = match found.choice {
-            Some((j, value)) => {
-                s.taken[j] = true;
-                out.gt_pred[j] = p as i64;
-                let actual = s.gt_labels[j];
-                if value < th.low {
-                    (gts.start + j, LOC, value, loc_col)
-                } else if actual == label {
-                    (gts.start + j, TRUE_POSITIVE, value, actual)
-                } else {
-                    (gts.start + j, CONFUSION, value, actual)
-                }
-            }
-            None => {
-                out.pred_gt[local] = UNMATCHED;
-                out.pred_kind[local] = if found.overlaps {
-                    DUPLICATE
-                } else {
-                    BACKGROUND
-                };
-                matrix[label * cols + bg] += 1;
-                continue;
-            }
-        };
-        out.pred_gt[local] = gt as i64;
-        out.pred_iou[local] = value;
-        out.pred_kind[local] = kind;
-        matrix[label * cols + col] += 1;
+    // Models usually emit their boxes best first: then there is nothing to sort.
+    if !s.order.is_sorted() {
+        s.order.sort_unstable();
     }
-    for (j, &taken) in s.taken.iter().enumerate() {
-        if !taken {
-            matrix[ds.num_labels * cols + s.gt_labels[j]] += 1;
-        }
+    let k = s.order.len();
+    s.kept.reset(k);
+    s.kept_local.resize(k, 0);
+    s.kept_label.resize(k, 0);
+    for (r, &key) in s.order.iter().enumerate() {
+        let local = (key as u64) as usize;
+        s.kept.set(r, ds.pred.boxes.get(preds.start + local));
+        s.kept_local[r] = local;
+        s.kept_label[r] = ds.pred_label(preds.start + local);
     }
-}
 
-/// The annotation a prediction takes, and whether it overlaps any annotation with IoU >= τ.
-struct Found {
-    choice: Option<(usize, f64)>,
-    overlaps: bool,
+    // Every IoU at once, one annotation against all kept predictions at a time.
+    let g = s.gt_boxes.len();
+    if s.ious.len() < k * g {
+        s.ious.resize(k * g, 0.0); // grows only: every value used is written below
+    }
+    for (row, b) in s.ious[..k * g].chunks_exact_mut(k.max(1)).zip(&s.gt_boxes) {
+        s.kept.ious_into_slice(b, row);
+    }
+
+    // 3. Match, in visiting order; 4. the instance kinds (cells are counted afterwards).
+    for r in 0..k {
+        let (local, label) = (s.kept_local[r], s.kept_label[r]);
+        let ious = (0..g).map(|j| s.ious[j * k + r]);
+        let (choice, overlaps) = best_annotation(ious, &s.taken, &s.gt_labels, label, th);
+        let Some((j, value)) = choice else {
+            out.pred_gt[local] = UNMATCHED;
+            out.pred_kind[local] = if overlaps { DUPLICATE } else { BACKGROUND };
+            continue;
+        };
+        s.taken[j] = true;
+        out.gt_pred[j] = (preds.start + local) as i64;
+        out.pred_gt[local] = (gts.start + j) as i64;
+        out.pred_iou[local] = value;
+        out.pred_kind[local] = if value < th.low {
+            LOC
+        } else if s.gt_labels[j] == label {
+            TRUE_POSITIVE
+        } else {
+            CONFUSION
+        };
+    }
 }
 
 /// SPEC §4.3: among untaken annotations with IoU >= τ prefer same label and IoU >= λ, then any
 /// label and IoU >= λ, then any; the highest IoU within a tier, ties to the first listed.
-fn best_annotation(s: &Scratch, b: &[f64; 4], label: usize, th: &Thresholds<'_>) -> Found {
-    let a = area(b);
-    let mut tiers: [Option<(usize, f64)>; 3] = [None; 3];
+/// Also says whether any annotation (taken or not) has IoU >= τ: a duplicate when unmatched.
+#[inline]
+fn best_annotation(
+    ious: impl Iterator<Item = f64>,
+    taken: &[bool],
+    gt_labels: &[usize],
+    label: usize,
+    th: &Thresholds<'_>,
+) -> (Option<(usize, f64)>, bool) {
+    const NONE: (usize, f64) = (usize::MAX, -1.0);
+    let (mut same, mut high, mut any) = (NONE, NONE, NONE);
     let mut overlaps = false;
-    for (j, g) in s.gt_boxes.iter().enumerate() {
-        let value = iou(b, a, g, s.gt_areas[j]);
+    for (j, value) in ious.enumerate() {
         if value < th.iou {
             continue;
         }
         overlaps = true;
-        if s.taken[j] {
+        if taken[j] {
             continue;
         }
-        let tier = if value < th.low {
-            2
-        } else if s.gt_labels[j] == label {
-            0
-        } else {
-            1
-        };
-        consider(&mut tiers[tier], j, value);
-        if tier == 0 {
-            consider(&mut tiers[1], j, value);
+        // Strictly greater: among equal IoUs the first listed stays.
+        if value > any.1 {
+            any = (j, value);
         }
-        if tier <= 1 {
-            consider(&mut tiers[2], j, value);
+        if value >= th.low {
+            if value > high.1 {
+                high = (j, value);
+            }
+            if gt_labels[j] == label && value > same.1 {
+                same = (j, value);
+            }
         }
     }
-    Found {
-        choice: tiers.into_iter().flatten().next(),
-        overlaps,
-    }
-}
-
-#[inline]
-fn consider(best: &mut Option<(usize, f64)>, j: usize, value: f64) {
-    if best.is_none_or(|(_, v)| value > v) {
-        *best = Some((j, value));
-    }
+    let choice = [same, high, any].into_iter().find(|t| t.0 != usize::MAX);
+    (choice, overlaps)
 }
 
 #[cfg(test)]
@@ -292,6 +309,16 @@ mod tests {
 
     fn cell(ev: &Evaluation, row: usize, col: usize) -> i64 {
         ev.matrix[row * ev.cols() + col]
+    }
+
+    #[test]
+    fn descending_key_orders_scores_high_to_low() {
+        let scores = [1.0, 0.5, 0.25, 1e-300, 0.0, -0.0, -1e-300, -0.5, -3.0];
+        for w in scores.windows(2) {
+            assert!(descending_key(w[0]) <= descending_key(w[1]), "{w:?}");
+        }
+        assert_eq!(descending_key(0.0), descending_key(-0.0));
+        assert!(descending_key(0.5) < descending_key(0.25));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The thin PyO3 layer: borrow NumPy buffers, run the core without the GIL, return arrays.
 
+use numpy::ndarray::{Dimension, Ix1, Ix2};
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray,
+    PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -30,7 +31,7 @@ enum Kind {
     Int,
 }
 
-/// `numpy.asarray(obj)` converted to float64 or int64; kinds that do not fit are refused.
+/// `obj` as a C-contiguous float64 or int64 array; kinds that do not fit are refused.
 fn coerce<'py>(obj: &Bound<'py, PyAny>, name: &str, kind: Kind) -> PyResult<Bound<'py, PyAny>> {
     let np = obj.py().import("numpy")?;
     let array = np
@@ -56,7 +57,7 @@ fn coerce<'py>(obj: &Bound<'py, PyAny>, name: &str, kind: Kind) -> PyResult<Boun
         Kind::Float => np.getattr("float64")?,
         Kind::Int => np.getattr("int64")?,
     };
-    array.call_method1("astype", (target,))
+    np.call_method1("ascontiguousarray", (array, target))
 }
 
 fn shape_error(name: &str, want: &str, array: &Bound<'_, PyAny>) -> PyErr {
@@ -67,8 +68,35 @@ fn shape_error(name: &str, want: &str, array: &Bound<'_, PyAny>) -> PyErr {
     value_error(format!("{name}: expected {want}, got shape {shape}"))
 }
 
-fn busy(name: &str) -> PyErr {
-    value_error(format!("{name}: the array is being written to elsewhere"))
+/// Borrows `obj` if it already is an array of `T` with `D` dimensions; a strided one is made
+/// contiguous first (the only case with a copy, besides other dtypes).
+fn borrow<'py, T: Element, D: Dimension>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<Option<PyReadonlyArray<'py, T, D>>> {
+    let Ok(array) = obj.cast::<PyArray<T, D>>() else {
+        return Ok(None);
+    };
+    let array = if array.is_c_contiguous() {
+        array.clone()
+    } else {
+        let np = obj.py().import("numpy")?;
+        np.call_method1("ascontiguousarray", (array,))?
+            .cast_into::<PyArray<T, D>>()
+            .map_err(PyErr::from)?
+    };
+    let readonly = array
+        .try_readonly()
+        .map_err(|_| value_error(format!("{name}: the array is being written to elsewhere")))?;
+    if readonly.as_slice().is_err() {
+        return Err(value_error(format!("{name}: the array is not contiguous")));
+    }
+    Ok(Some(readonly))
+}
+
+fn slice<'a, T: Element, D: Dimension>(array: &'a PyReadonlyArray<'_, T, D>) -> &'a [T] {
+    // Contiguity was checked when the array was borrowed.
+    array.as_slice().unwrap_or(&[])
 }
 
 /// A borrowed `(N, 4)` float array.
@@ -79,23 +107,22 @@ enum BoxesArg<'py> {
 
 impl<'py> BoxesArg<'py> {
     fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
-        if let Ok(a) = obj.cast::<PyArray2<f64>>() {
-            return Ok(Self::F64(a.try_readonly().map_err(|_| busy(name))?));
+        if let Some(a) = borrow::<f64, Ix2>(obj, name)? {
+            return Ok(Self::F64(a));
         }
-        if let Ok(a) = obj.cast::<PyArray2<f32>>() {
-            return Ok(Self::F32(a.try_readonly().map_err(|_| busy(name))?));
+        if let Some(a) = borrow::<f32, Ix2>(obj, name)? {
+            return Ok(Self::F32(a));
         }
         let converted = coerce(obj, name, Kind::Float)?;
-        let array = converted
-            .cast::<PyArray2<f64>>()
-            .map_err(|_| shape_error(name, "shape (N, 4)", &converted))?;
-        Ok(Self::F64(array.try_readonly().map_err(|_| busy(name))?))
+        borrow::<f64, Ix2>(&converted, name)?
+            .map(Self::F64)
+            .ok_or_else(|| shape_error(name, "shape (N, 4)", &converted))
     }
 
     fn view(&self) -> Boxes<'_> {
         match self {
-            Self::F32(a) => Boxes::F32(a.as_array()),
-            Self::F64(a) => Boxes::F64(a.as_array()),
+            Self::F32(a) => Boxes::f32(slice(a), a.shape()[1]),
+            Self::F64(a) => Boxes::f64(slice(a), a.shape()[1]),
         }
     }
 }
@@ -108,23 +135,22 @@ enum FloatsArg<'py> {
 
 impl<'py> FloatsArg<'py> {
     fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
-        if let Ok(a) = obj.cast::<PyArray1<f64>>() {
-            return Ok(Self::F64(a.try_readonly().map_err(|_| busy(name))?));
+        if let Some(a) = borrow::<f64, Ix1>(obj, name)? {
+            return Ok(Self::F64(a));
         }
-        if let Ok(a) = obj.cast::<PyArray1<f32>>() {
-            return Ok(Self::F32(a.try_readonly().map_err(|_| busy(name))?));
+        if let Some(a) = borrow::<f32, Ix1>(obj, name)? {
+            return Ok(Self::F32(a));
         }
         let converted = coerce(obj, name, Kind::Float)?;
-        let array = converted
-            .cast::<PyArray1<f64>>()
-            .map_err(|_| shape_error(name, "a 1-D array", &converted))?;
-        Ok(Self::F64(array.try_readonly().map_err(|_| busy(name))?))
+        borrow::<f64, Ix1>(&converted, name)?
+            .map(Self::F64)
+            .ok_or_else(|| shape_error(name, "a 1-D array", &converted))
     }
 
     fn view(&self) -> Floats<'_> {
         match self {
-            Self::F32(a) => Floats::F32(a.as_array()),
-            Self::F64(a) => Floats::F64(a.as_array()),
+            Self::F32(a) => Floats::F32(slice(a)),
+            Self::F64(a) => Floats::F64(slice(a)),
         }
     }
 }
@@ -137,23 +163,22 @@ enum IntsArg<'py> {
 
 impl<'py> IntsArg<'py> {
     fn extract(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Self> {
-        if let Ok(a) = obj.cast::<PyArray1<i64>>() {
-            return Ok(Self::I64(a.try_readonly().map_err(|_| busy(name))?));
+        if let Some(a) = borrow::<i64, Ix1>(obj, name)? {
+            return Ok(Self::I64(a));
         }
-        if let Ok(a) = obj.cast::<PyArray1<i32>>() {
-            return Ok(Self::I32(a.try_readonly().map_err(|_| busy(name))?));
+        if let Some(a) = borrow::<i32, Ix1>(obj, name)? {
+            return Ok(Self::I32(a));
         }
         let converted = coerce(obj, name, Kind::Int)?;
-        let array = converted
-            .cast::<PyArray1<i64>>()
-            .map_err(|_| shape_error(name, "a 1-D array", &converted))?;
-        Ok(Self::I64(array.try_readonly().map_err(|_| busy(name))?))
+        borrow::<i64, Ix1>(&converted, name)?
+            .map(Self::I64)
+            .ok_or_else(|| shape_error(name, "a 1-D array", &converted))
     }
 
     fn view(&self) -> Ints<'_> {
         match self {
-            Self::I32(a) => Ints::I32(a.as_array()),
-            Self::I64(a) => Ints::I64(a.as_array()),
+            Self::I32(a) => Ints::I32(slice(a)),
+            Self::I64(a) => Ints::I64(slice(a)),
         }
     }
 }
