@@ -109,6 +109,12 @@ RQ_SHOW_ADMIN_LINK = True
 # Seconds a run may take before its job is killed, and images per shard for large runs.
 INFERENCE_JOB_TIMEOUT = env_int("INFERENCE_JOB_TIMEOUT", 6 * 3600)
 INFERENCE_SHARD_SIZE = env_int("INFERENCE_SHARD_SIZE", 2000)
+# Seconds between a running job's heartbeats, after which a silent run is "worker lost", between
+# two reconciler passes in each worker, and before a queued run whose job Redis lost is re-queued.
+INFERENCE_HEARTBEAT_SECONDS = env_int("INFERENCE_HEARTBEAT_SECONDS", 10)
+INFERENCE_STALE_SECONDS = env_int("INFERENCE_STALE_SECONDS", 60)
+INFERENCE_RECONCILE_SECONDS = env_int("INFERENCE_RECONCILE_SECONDS", 15)
+INFERENCE_QUEUED_GRACE_SECONDS = env_int("INFERENCE_QUEUED_GRACE_SECONDS", 30)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
