@@ -4,6 +4,7 @@ from django.urls import path
 
 from validation.views import (
     api_tokens,
+    compare,
     crops,
     exports,
     instances,
@@ -12,6 +13,7 @@ from validation.views import (
     run_detail,
     runs_list,
     wizard,
+    worst_images,
 )
 
 app_name = "validation"
@@ -24,7 +26,9 @@ urlpatterns = [
     path("runs/new/3/", wizard.wizard_step3, name="wizard-step3"),
     path("runs/new/models/", wizard.wizard_models, name="wizard-models"),
     path("runs/new/project/", wizard.wizard_project_summary, name="wizard-project-summary"),
+    path("runs/compare/", compare.run_compare, name="run-compare"),
     path("runs/<int:pk>/", run_detail.run_detail, name="run-detail"),
+    path("runs/<int:pk>/worst/", worst_images.worst_images_page, name="worst-images"),
     path("runs/<int:pk>/progress/", run_detail.run_progress, name="run-progress"),
     path("runs/<int:pk>/categories/", run_detail.run_categories, name="run-categories"),
     path("runs/<int:pk>/cancel/", run_detail.run_cancel, name="run-cancel"),
