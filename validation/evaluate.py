@@ -48,9 +48,14 @@ class CocoRun:
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The seven positional arguments of metrics_rs's functions."""
         return (
-            self.gt_boxes, self.gt_labels, self.gt_offsets,
-            self.pred_boxes, self.pred_labels, self.pred_scores, self.pred_offsets,
-        )  # fmt: skip
+            self.gt_boxes,
+            self.gt_labels,
+            self.gt_offsets,
+            self.pred_boxes,
+            self.pred_labels,
+            self.pred_scores,
+            self.pred_offsets,
+        )
 
 
 def read_json(path: str | Path) -> Any:
@@ -274,9 +279,12 @@ def evaluate_run(run: CocoRun, thresholds: np.ndarray, iou: float, low: float) -
     n = len(run.labels)
     try:
         ev = metrics_rs.evaluate(
-            *run.arrays(), num_labels=n, label_thresholds=thresholds,
-            iou_threshold=iou, low_overlap_threshold=low,
-        )  # fmt: skip
+            *run.arrays(),
+            num_labels=n,
+            label_thresholds=thresholds,
+            iou_threshold=iou,
+            low_overlap_threshold=low,
+        )
         ap = metrics_rs.coco_ap(*run.arrays(), num_labels=n)
     except ValueError as e:
         raise BadInput(str(e)) from e
@@ -332,8 +340,7 @@ def format_table(summary: dict[str, Any]) -> str:
         f"mAP50 {_fmt(summary['map50'])}  mAP50-95 {_fmt(summary['map50_95'])}",
         "",
     ]
-    header = ["label", "precision", "recall", "F1", "AP50", "AP50-95", "annotations",
-              "predictions"]  # fmt: skip
+    header = ["label", "precision", "recall", "F1", "AP50", "AP50-95", "annotations", "predictions"]
     keys = ["precision", "recall", "f1", "ap50", "ap50_95"]
     rows = [
         [name, *(_fmt(m[k]) for k in keys), str(m["annotations"]), str(m["predictions"])]
@@ -378,9 +385,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", required=True, metavar="RESULTS.json", help="COCO results list")
     p.add_argument("--conf", type=_confidence, default=0.25, help="base confidence (0.25)")
     p.add_argument(
-        "--label-conf", type=_label_conf, action="append", default=[], metavar="NAME=VALUE",
+        "--label-conf",
+        type=_label_conf,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a label's own confidence, >= --conf (repeatable)",
-    )  # fmt: skip
+    )
     p.add_argument("--iou", type=_overlap, default=0.5, help="IoU threshold (0.5)")
     p.add_argument("--low", type=_overlap, default=0.5, help="low-overlap threshold (0.5)")
     p.add_argument("--format", choices=["json", "table"], default="json")

@@ -349,21 +349,39 @@ fn check_offsets(name: &str, offsets: Ints<'_>, total: usize, of: &str) -> Resul
 /// Rows per parallel validation task.
 const CHUNK: usize = 1 << 14;
 
-/// First index in `0..len` where `bad` holds: a parallel scan of chunks, then the first bad
-/// chunk again for the index (only on the error path).
-fn first_bad(len: usize, bad: impl Fn(usize) -> bool + Sync) -> Option<usize> {
-    let chunks = len.div_ceil(CHUNK);
-    let bad_chunk =
-        |c: usize| (c * CHUNK..((c + 1) * CHUNK).min(len)).fold(false, |acc, i| acc | bad(i));
-    let first = (0..chunks).into_par_iter().find_first(|&c| bad_chunk(c))?;
-    (first * CHUNK..((first + 1) * CHUNK).min(len)).find(|&i| bad(i))
+/// First row (of `width` values) of `values` for which `bad` holds: blocks of rows are checked
+/// in parallel, without branches inside a block (so it vectorises), then the first bad block
+/// again row by row for the index (only on the error path).
+fn first_bad<T: Sync>(
+    values: &[T],
+    width: usize,
+    bad: impl Fn(&[T]) -> bool + Sync,
+) -> Option<usize> {
+    let rows = values.len() / width.max(1);
+    let block = |b: usize| &values[b * CHUNK * width..((b + 1) * CHUNK).min(rows) * width];
+    let is_bad = |b: usize| {
+        block(b)
+            .chunks_exact(width)
+            .fold(false, |acc, row| acc | bad(row))
+    };
+    let first = (0..rows.div_ceil(CHUNK))
+        .into_par_iter()
+        .find_first(|&b| is_bad(b))?;
+    let offset = block(first).chunks_exact(width).position(&bad)?;
+    Some(first * CHUNK + offset)
+}
+
+/// `|v| < inf` is false for infinities and NaN alike.
+#[inline(always)]
+fn finite(v: f64) -> bool {
+    v.abs() < f64::INFINITY
 }
 
 fn check_labels(name: &str, labels: Ints<'_>, num_labels: usize) -> Result<()> {
     let limit = i64::try_from(num_labels).unwrap_or(i64::MAX);
     let found = match labels {
-        Ints::I32(a) => first_bad(a.len(), |i| !(0..limit).contains(&i64::from(a[i]))),
-        Ints::I64(a) => first_bad(a.len(), |i| !(0..limit).contains(&a[i])),
+        Ints::I32(a) => first_bad(a, 1, |v| (i64::from(v[0]) < 0) | (i64::from(v[0]) >= limit)),
+        Ints::I64(a) => first_bad(a, 1, |v| (v[0] < 0) | (v[0] >= limit)),
     };
     if let Some(i) = found {
         return fail(format!(
@@ -375,23 +393,19 @@ fn check_labels(name: &str, labels: Ints<'_>, num_labels: usize) -> Result<()> {
     Ok(())
 }
 
-#[inline]
+/// Not finite, or x2 < x1 or y2 < y1 (NaN fails the comparisons too).
+#[inline(always)]
 fn bad_box(b: [f64; 4]) -> bool {
-    // NaN fails every comparison, so the ordering test catches it; infinities fail is_finite.
-    let ordered = b[2] >= b[0] && b[3] >= b[1];
-    !(ordered && b.iter().all(|v| v.is_finite()))
+    let finite = finite(b[0]) & finite(b[1]) & finite(b[2]) & finite(b[3]);
+    !(finite & (b[2] >= b[0]) & (b[3] >= b[1]))
 }
 
 fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
     let found = match boxes.values {
-        Floats::F32(a) => first_bad(boxes.len(), |i| {
-            let r = &a[4 * i..4 * i + 4];
+        Floats::F32(a) => first_bad(a, 4, |r| {
             bad_box([r[0].into(), r[1].into(), r[2].into(), r[3].into()])
         }),
-        Floats::F64(a) => first_bad(boxes.len(), |i| {
-            let r = &a[4 * i..4 * i + 4];
-            bad_box([r[0], r[1], r[2], r[3]])
-        }),
+        Floats::F64(a) => first_bad(a, 4, |r| bad_box([r[0], r[1], r[2], r[3]])),
     };
     if let Some(i) = found {
         let b = boxes.get(i);
@@ -410,8 +424,8 @@ fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
 
 fn check_finite(name: &str, values: Floats<'_>) -> Result<()> {
     let found = match values {
-        Floats::F32(a) => first_bad(a.len(), |i| !a[i].is_finite()),
-        Floats::F64(a) => first_bad(a.len(), |i| !a[i].is_finite()),
+        Floats::F32(a) => first_bad(a, 1, |v| !finite(v[0].into())),
+        Floats::F64(a) => first_bad(a, 1, |v| !finite(v[0])),
     };
     if let Some(i) = found {
         return fail(format!("{name}[{i}]: {} is not finite", values.get(i)));

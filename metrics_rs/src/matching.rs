@@ -86,6 +86,8 @@ struct Scratch {
     kept_label: Vec<usize>,
     /// IoU of annotation `j` with the `r`-th visited prediction at `j * kept + r`.
     ious: Vec<f64>,
+    /// Per visited prediction, bit `j` set iff IoU with annotation `j` is >= τ (up to 64).
+    overlapping: Vec<u64>,
 }
 
 /// A key whose ascending order is the descending order of the score (-0.0 equal to 0.0):
@@ -232,11 +234,37 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
         s.kept.ious_into_slice(b, row);
     }
 
+    // Which pairs reach τ, as bit masks: most pairs do not, and the matching loop below then
+    // looks at the few that do.
+    let use_masks = g <= 64;
+    if use_masks {
+        s.overlapping.clear();
+        s.overlapping.resize(k, 0);
+        for (j, row) in s.ious[..k * g].chunks_exact(k.max(1)).enumerate() {
+            for (mask, &value) in s.overlapping.iter_mut().zip(row) {
+                *mask |= u64::from(value >= th.iou) << j;
+            }
+        }
+    }
+
     // 3. Match, in visiting order; 4. the instance kinds (cells are counted afterwards).
     for r in 0..k {
         let (local, label) = (s.kept_local[r], s.kept_label[r]);
-        let ious = (0..g).map(|j| s.ious[j * k + r]);
-        let (choice, overlaps) = best_annotation(ious, &s.taken, &s.gt_labels, label, th);
+        let ious = &s.ious;
+        let (choice, overlaps) = if use_masks {
+            let bits = SetBits(s.overlapping[r]);
+            best_annotation(
+                bits.map(|j| (j, ious[j * k + r])),
+                &s.taken,
+                &s.gt_labels,
+                label,
+                th,
+            )
+        } else {
+            let all = (0..g).map(|j| (j, ious[j * k + r]));
+            let candidates = all.filter(|&(_, value)| value >= th.iou);
+            best_annotation(candidates, &s.taken, &s.gt_labels, label, th)
+        };
         let Some((j, value)) = choice else {
             out.pred_gt[local] = UNMATCHED;
             out.pred_kind[local] = if overlaps { DUPLICATE } else { BACKGROUND };
@@ -256,12 +284,30 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
     }
 }
 
+/// The positions of the set bits, lowest first.
+struct SetBits(u64);
+
+impl Iterator for SetBits {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let j = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(j)
+    }
+}
+
 /// SPEC §4.3: among untaken annotations with IoU >= τ prefer same label and IoU >= λ, then any
 /// label and IoU >= λ, then any; the highest IoU within a tier, ties to the first listed.
-/// Also says whether any annotation (taken or not) has IoU >= τ: a duplicate when unmatched.
+/// `candidates` are the (annotation, IoU) pairs with IoU >= τ, in annotation order. Also says
+/// whether there was any (taken or not): an unmatched prediction is then a duplicate.
 #[inline]
 fn best_annotation(
-    ious: impl Iterator<Item = f64>,
+    candidates: impl Iterator<Item = (usize, f64)>,
     taken: &[bool],
     gt_labels: &[usize],
     label: usize,
@@ -270,10 +316,7 @@ fn best_annotation(
     const NONE: (usize, f64) = (usize::MAX, -1.0);
     let (mut same, mut high, mut any) = (NONE, NONE, NONE);
     let mut overlaps = false;
-    for (j, value) in ious.enumerate() {
-        if value < th.iou {
-            continue;
-        }
+    for (j, value) in candidates {
         overlaps = true;
         if taken[j] {
             continue;
@@ -410,6 +453,18 @@ mod tests {
         let owned = Owned::new(&[(vec![(A, 0)], vec![(near, 0, 0.9)])]);
         let ev = run(&owned, &[0.0], 0.5, 1.0);
         assert_eq!(ev.pred_kind, vec![LOC]);
+    }
+
+    #[test]
+    fn images_with_more_than_64_annotations_match_the_same_way() {
+        // The 70th annotation is the only same-label one; the others are exact but label 1.
+        let mut gts: Vec<([f64; 4], i64)> = (0..69).map(|_| (A, 1)).collect();
+        gts.push((A, 0));
+        let owned = Owned::new(&[(gts, vec![(A, 0, 0.9), (A, 0, 0.8), (A, 1, 0.7)])]);
+        let ev = run(&owned, &[0.0, 0.0], 0.5, 0.5);
+        assert_eq!(ev.pred_gt, vec![69, 0, 1]);
+        assert_eq!(ev.pred_kind, vec![TRUE_POSITIVE, CONFUSION, TRUE_POSITIVE]);
+        assert_eq!(cell(&ev, 2, 1), 67);
     }
 
     #[test]

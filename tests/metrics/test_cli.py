@@ -34,20 +34,37 @@ def dataset(seed: int = 0, images: int = 30) -> tuple[dict, list]:
             x, y = rng.integers(0, 300, 2)
             w, h = rng.integers(1, 80, 2)
             cat = int(rng.choice([7, 2, 4]))
-            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": cat,
-                         "bbox": [int(x), int(y), int(w), int(h)], "area": int(w * h),
-                         "iscrowd": 0})  # fmt: skip
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image_id,
+                    "category_id": cat,
+                    "bbox": [int(x), int(y), int(w), int(h)],
+                    "area": int(w * h),
+                    "iscrowd": 0,
+                }
+            )
             if rng.random() < 0.8:
                 dx, dy = rng.integers(-4, 5, 2)
                 keep = cat if rng.random() < 0.8 else int(rng.choice([7, 2, 4]))
-                results.append({"image_id": image_id, "category_id": keep,
-                                "bbox": [int(x + dx), int(y + dy), int(w), int(h)],
-                                "score": round(float(rng.random()), 2)})  # fmt: skip
+                results.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": keep,
+                        "bbox": [int(x + dx), int(y + dy), int(w), int(h)],
+                        "score": round(float(rng.random()), 2),
+                    }
+                )
         for _ in range(rng.integers(0, 3)):
             x, y = rng.integers(0, 300, 2)
-            results.append({"image_id": image_id, "category_id": int(rng.choice([7, 2, 4])),
-                            "bbox": [int(x), int(y), 30, 20],
-                            "score": round(float(rng.random()), 2)})  # fmt: skip
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(rng.choice([7, 2, 4])),
+                    "bbox": [int(x), int(y), 30, 20],
+                    "score": round(float(rng.random()), 2),
+                }
+            )
     return {"images": imgs, "annotations": anns, "categories": categories}, results
 
 
@@ -67,8 +84,21 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 def test_json_output_has_exactly_the_listed_keys_and_matches_metrics_rs(tmp_path, capsys):
     gt, pred = dataset()
     g, p = write(tmp_path, gt, pred)
-    code, out, _ = run_cli(capsys, "--gt", g, "--pred", p, "--conf", "0.3",
-                           "--label-conf", "污渍=0.6", "--iou", "0.4", "--low", "0.6")  # fmt: skip
+    code, out, _ = run_cli(
+        capsys,
+        "--gt",
+        g,
+        "--pred",
+        p,
+        "--conf",
+        "0.3",
+        "--label-conf",
+        "污渍=0.6",
+        "--iou",
+        "0.4",
+        "--low",
+        "0.6",
+    )
     assert code == 0
     summary = json.loads(out)
     assert set(summary) == KEYS
@@ -80,8 +110,13 @@ def test_json_output_has_exactly_the_listed_keys_and_matches_metrics_rs(tmp_path
     assert all(set(m) == LABEL_KEYS for m in summary["per_label"].values())
 
     run = cli.coco_to_arrays(gt, pred)
-    ev = metrics_rs.evaluate(*run.arrays(), num_labels=3, label_thresholds=[0.3, 0.6, 0.3],
-                             iou_threshold=0.4, low_overlap_threshold=0.6)  # fmt: skip
+    ev = metrics_rs.evaluate(
+        *run.arrays(),
+        num_labels=3,
+        label_thresholds=[0.3, 0.6, 0.3],
+        iou_threshold=0.4,
+        low_overlap_threshold=0.6,
+    )
     assert summary["matrix"] == ev.matrix.tolist()
     assert summary["overall"]["precision"] == ev.micro_precision
     assert summary["per_label"]["污渍"]["predictions"] == ev.pred_count[1]
@@ -148,31 +183,61 @@ GOOD_PRED = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.
         ({"images": [], "categories": []}, [], "gt.json", '"annotations" is missing'),
         (
             {**GOOD_GT, "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5]}]},
-            GOOD_PRED, "gt.json", 'annotations[0]: "bbox" must be 4 numbers',
+            GOOD_PRED,
+            "gt.json",
+            'annotations[0]: "bbox" must be 4 numbers',
         ),
         (
             {**GOOD_GT, "annotations": [{"image_id": 3, "category_id": 1, "bbox": [0, 0, 5, 5]}]},
-            GOOD_PRED, "gt.json", "annotations[0]: image_id 3 is not an image of the data set",
+            GOOD_PRED,
+            "gt.json",
+            "annotations[0]: image_id 3 is not an image of the data set",
         ),
         (
             {**GOOD_GT, "images": [{"id": 1}, {"id": 1}]},
-            GOOD_PRED, "gt.json", "images[1]: id 1 appears twice",
+            GOOD_PRED,
+            "gt.json",
+            "images[1]: id 1 appears twice",
         ),
         (GOOD_GT, {"annotations": []}, "pred.json", "expected a list"),
-        (GOOD_GT, [*GOOD_PRED, {"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}],
-         "pred.json", '[1]: "score" is missing'),
-        (GOOD_GT, [*GOOD_PRED, {**GOOD_PRED[0], "category_id": 5}],
-         "pred.json", "[1]: category_id 5 is not a category in"),
-        (GOOD_GT, [{**GOOD_PRED[0], "image_id": 42}],
-         "pred.json", "[0]: image_id 42 is not an image in"),
-        (GOOD_GT, [{**GOOD_PRED[0], "bbox": [0, 0, -1, 5]}],
-         "pred.json", '[0]: "bbox" has a negative width or height'),
-        (GOOD_GT, [{**GOOD_PRED[0], "score": "high"}],
-         "pred.json", '[0]: "score" must be a number'),
-        (GOOD_GT, [{**GOOD_PRED[0], "score": float("nan")}],
-         "pred.json", '[0]: "score" is not finite'),
+        (
+            GOOD_GT,
+            [*GOOD_PRED, {"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}],
+            "pred.json",
+            '[1]: "score" is missing',
+        ),
+        (
+            GOOD_GT,
+            [*GOOD_PRED, {**GOOD_PRED[0], "category_id": 5}],
+            "pred.json",
+            "[1]: category_id 5 is not a category in",
+        ),
+        (
+            GOOD_GT,
+            [{**GOOD_PRED[0], "image_id": 42}],
+            "pred.json",
+            "[0]: image_id 42 is not an image in",
+        ),
+        (
+            GOOD_GT,
+            [{**GOOD_PRED[0], "bbox": [0, 0, -1, 5]}],
+            "pred.json",
+            '[0]: "bbox" has a negative width or height',
+        ),
+        (
+            GOOD_GT,
+            [{**GOOD_PRED[0], "score": "high"}],
+            "pred.json",
+            '[0]: "score" must be a number',
+        ),
+        (
+            GOOD_GT,
+            [{**GOOD_PRED[0], "score": float("nan")}],
+            "pred.json",
+            '[0]: "score" is not finite',
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_files_exit_2_naming_the_file(tmp_path, capsys, gt, pred, file, message):
     g, p = write(tmp_path, gt, pred)
     code, out, err = run_cli(capsys, "--gt", g, "--pred", p)
@@ -219,7 +284,13 @@ def test_runs_as_a_module_without_django(tmp_path):
         "runpy.run_module('validation.evaluate', run_name='__main__')"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code, g, p], capture_output=True, text=True,
-                            cwd=REPO, env=env, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code, g, p],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["per_label"]["scratch"]["f1"] == 1.0

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import metrics_rs
 
 from . import reference
-from .strategies import Run, runs, thresholds
+from .strategies import Run, boxes, runs, thresholds
 
 DTYPES = st.sampled_from(
     [
@@ -112,6 +112,18 @@ def test_real_valued_boxes_equal_reference(data, run, seed):
         for gts, preds in run.images
     ]
     labels, tau, lam = data.draw(thresholds(run.num_labels))
+    assert_equal(*run_both(Run(images, run.num_labels), labels, tau, lam))
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), run=runs(max_images=1, max_gt=80, max_pred=30))
+def test_images_with_more_than_64_annotations_equal_reference(data, run):
+    """Past 64 annotations per image metrics_rs takes another path; same answers."""
+    labels, tau, lam = data.draw(thresholds(run.num_labels))
+    extra = data.draw(
+        st.lists(st.tuples(boxes(), st.integers(0, run.num_labels - 1)), min_size=65, max_size=70)
+    )
+    images = [(extra + gts, preds) for gts, preds in run.images] or [(extra, [])]
     assert_equal(*run_both(Run(images, run.num_labels), labels, tau, lam))
 
 
