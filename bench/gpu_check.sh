@@ -15,6 +15,9 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, numpy, PIL, metrics_rs; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'Pillow', PIL.__version__)"
 
+echo "== engine on CUDA: every output format against the CPU, and a real CUDA out-of-memory =="
+$PY tests/engine/gpu_check_engine.py --device cuda:0 || echo "engine GPU check FAILED (exit $?)"
+
 IMAGES="${GPU_CHECK_IMAGES:-1500}"
 for batch in 32 8; do
   echo "== cuda:0, demo model, batch $batch, $IMAGES images =="
