@@ -4,11 +4,14 @@ Every function takes a whole run as flat arrays; image ``i`` owns
 ``gt_*[gt_offsets[i]:gt_offsets[i + 1]]`` and ``pred_*[pred_offsets[i]:pred_offsets[i + 1]]``.
 
 - boxes: ``(N, 4)`` x1 y1 x2 y2 (continuous pixels, area ``(x2-x1)*(y2-y1)``), float32 or
-  float64 (borrowed without a copy; other numeric dtypes and lists are converted);
+  float64;
 - labels: ``(N,)`` int32 or int64 in ``[0, num_labels)``;
 - scores: ``(M,)`` float32 or float64;
 - offsets: ``(images + 1,)`` int32 or int64, starting at 0, never decreasing, ending at N (M);
   ``gt_offsets`` and ``pred_offsets`` have the same length.
+
+C-contiguous arrays of these dtypes are read in place, without a copy; strided arrays, other
+numeric dtypes and lists are converted first (a copy).
 
 Bad input (wrong shape or dtype, offsets, labels out of range, NaN or infinite values,
 x2 < x1 or y2 < y1, thresholds out of range) raises ``ValueError`` naming the argument and the

@@ -73,6 +73,11 @@ impl BoxSet {
         }
     }
 
+    /// Box `i` (x1 y1 x2 y2).
+    pub fn get(&self, i: usize) -> [f64; 4] {
+        [self.x1[i], self.y1[i], self.x2[i], self.y2[i]]
+    }
+
     /// Makes room for exactly `n` boxes, to be written with [`BoxSet::set`].
     pub fn reset(&mut self, n: usize) {
         for v in [

@@ -88,7 +88,15 @@ struct Scratch {
     ious: Vec<f64>,
     /// Per visited prediction, bit `j` set iff IoU with annotation `j` is >= τ (up to 64).
     overlapping: Vec<u64>,
+    pred_labels: Vec<usize>,
+    pred_scores: Vec<f64>,
+    /// For images too large for `ious`: the annotations, and one prediction's IoUs.
+    gt_set: BoxSet,
+    row: Vec<f64>,
 }
+
+/// IoU values of one image computed and kept at once (8 MiB); larger images go row by row.
+const MATRIX_LIMIT: usize = 1 << 20;
 
 /// A key whose ascending order is the descending order of the score (-0.0 equal to 0.0):
 /// sorting `(key, index)` visits highest score first, equal scores in emission order
@@ -132,19 +140,21 @@ fn confusion_matrix(ds: &Dataset<'_>, ev: &Evaluation) -> Vec<i64> {
     let cells = (labels + 1) * cols;
     let count_chunk = |c: usize| {
         let mut matrix = vec![0_i64; cells];
-        for p in c * CHUNK..((c + 1) * CHUNK).min(ev.pred_kind.len()) {
+        let mut label = Vec::with_capacity(CHUNK);
+        let preds = c * CHUNK..((c + 1) * CHUNK).min(ev.pred_kind.len());
+        ds.pred.labels.extend_into(preds.clone(), &mut label);
+        for (p, &row) in preds.zip(&label) {
             let col = match ev.pred_kind[p] {
                 DROPPED => continue,
                 LOC => labels + 1,
                 DUPLICATE | BACKGROUND => labels,
                 _ => ds.gt_label(usize::try_from(ev.pred_gt[p]).unwrap_or(0)),
             };
-            matrix[ds.pred_label(p) * cols + col] += 1;
+            matrix[row * cols + col] += 1;
         }
-        for g in c * CHUNK..((c + 1) * CHUNK).min(ev.gt_pred.len()) {
-            if ev.gt_pred[g] == UNMATCHED {
-                matrix[labels * cols + ds.gt_label(g)] += 1;
-            }
+        let gts = c * CHUNK..((c + 1) * CHUNK).min(ev.gt_pred.len());
+        for g in gts.filter(|&g| ev.gt_pred[g] == UNMATCHED) {
+            matrix[labels * cols + ds.gt_label(g)] += 1;
         }
         matrix
     };
@@ -199,10 +209,17 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
     s.taken.resize(gts.len(), false);
 
     // 1. Filter; 2. order.
+    s.pred_labels.clear();
+    ds.pred
+        .labels
+        .extend_into(preds.clone(), &mut s.pred_labels);
+    s.pred_scores.clear();
+    ds.pred
+        .scores
+        .extend_into(preds.clone(), &mut s.pred_scores);
     s.order.clear();
-    for (local, p) in preds.clone().enumerate() {
-        let score = ds.pred.scores.get(p);
-        if score >= th.labels[ds.pred_label(p)] {
+    for (local, (&score, &label)) in s.pred_scores.iter().zip(&s.pred_labels).enumerate() {
+        if score >= th.labels[label] {
             s.order
                 .push(u128::from(descending_key(score)) << 64 | local as u128);
         } else {
@@ -222,21 +239,28 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
         let local = (key as u64) as usize;
         s.kept.set(r, ds.pred.boxes.get(preds.start + local));
         s.kept_local[r] = local;
-        s.kept_label[r] = ds.pred_label(preds.start + local);
+        s.kept_label[r] = s.pred_labels[local];
     }
 
-    // Every IoU at once, one annotation against all kept predictions at a time.
+    // Every IoU at once, one annotation against all kept predictions at a time; an image
+    // too large for that gets one prediction's IoUs at a time instead.
     let g = s.gt_boxes.len();
-    if s.ious.len() < k * g {
-        s.ious.resize(k * g, 0.0); // grows only: every value used is written below
-    }
-    for (row, b) in s.ious[..k * g].chunks_exact_mut(k.max(1)).zip(&s.gt_boxes) {
-        s.kept.ious_into_slice(b, row);
+    let dense = k * g <= MATRIX_LIMIT;
+    if dense {
+        if s.ious.len() < k * g {
+            s.ious.resize(k * g, 0.0); // grows only: every value used is written below
+        }
+        for (row, b) in s.ious[..k * g].chunks_exact_mut(k.max(1)).zip(&s.gt_boxes) {
+            s.kept.ious_into_slice(b, row);
+        }
+    } else {
+        s.gt_set.clear();
+        s.gt_set.extend(&s.gt_boxes);
     }
 
     // Which pairs reach τ, as bit masks: most pairs do not, and the matching loop below then
     // looks at the few that do.
-    let use_masks = g <= 64;
+    let use_masks = dense && g <= 64;
     if use_masks {
         s.overlapping.clear();
         s.overlapping.resize(k, 0);
@@ -249,25 +273,25 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
 
     // 3. Match, in visiting order; 4. the instance kinds (cells are counted afterwards).
     for r in 0..k {
-        let (local, label) = (s.kept_local[r], s.kept_label[r]);
-        let ious = &s.ious;
-        let (choice, overlaps) = if use_masks {
-            let bits = SetBits(s.overlapping[r]);
-            best_annotation(
-                bits.map(|j| (j, ious[j * k + r])),
-                &s.taken,
-                &s.gt_labels,
-                label,
-                th,
-            )
-        } else {
+        let label = s.kept_label[r];
+        let (ious, taken, gt_labels) = (&s.ious, &s.taken, &s.gt_labels);
+        let found = if use_masks {
+            let candidates = SetBits(s.overlapping[r]).map(|j| (j, ious[j * k + r]));
+            best_annotation(candidates, taken, gt_labels, label, th)
+        } else if dense {
             let all = (0..g).map(|j| (j, ious[j * k + r]));
             let candidates = all.filter(|&(_, value)| value >= th.iou);
+            best_annotation(candidates, taken, gt_labels, label, th)
+        } else {
+            s.gt_set.ious_into(&s.kept.get(r), &mut s.row);
+            let row = &s.row;
+            let candidates = (0..g).map(|j| (j, row[j])).filter(|&(_, v)| v >= th.iou);
             best_annotation(candidates, &s.taken, &s.gt_labels, label, th)
         };
-        let Some((j, value)) = choice else {
+        let local = s.kept_local[r];
+        let Some((j, value)) = found.0 else {
             out.pred_gt[local] = UNMATCHED;
-            out.pred_kind[local] = if overlaps { DUPLICATE } else { BACKGROUND };
+            out.pred_kind[local] = if found.1 { DUPLICATE } else { BACKGROUND };
             continue;
         };
         s.taken[j] = true;
@@ -465,6 +489,113 @@ mod tests {
         assert_eq!(ev.pred_gt, vec![69, 0, 1]);
         assert_eq!(ev.pred_kind, vec![TRUE_POSITIVE, CONFUSION, TRUE_POSITIVE]);
         assert_eq!(cell(&ev, 2, 1), 67);
+    }
+
+    /// SPEC §4.1–4.4 read literally, one image, for comparison.
+    fn naive(owned: &Owned, labels: &[f64], iou: f64, low: f64) -> (Vec<i64>, Vec<i8>) {
+        let n = owned.gt_labels.len();
+        let gt = |j: usize| -> [f64; 4] { owned.gt_boxes[4 * j..4 * j + 4].try_into().unwrap() };
+        let m = owned.pred_labels.len();
+        let mut kept: Vec<usize> = (0..m)
+            .filter(|&i| owned.pred_scores[i] >= labels[owned.pred_labels[i] as usize])
+            .collect();
+        kept.sort_by(|&a, &b| owned.pred_scores[b].total_cmp(&owned.pred_scores[a]));
+        let (mut pred_gt, mut kind) = (vec![DROPPED_INDEX; m], vec![DROPPED; m]);
+        let mut taken = vec![false; n];
+        for i in kept {
+            let b: [f64; 4] = owned.pred_boxes[4 * i..4 * i + 4].try_into().unwrap();
+            let v: Vec<f64> = (0..n)
+                .map(|j| {
+                    crate::geometry::iou(
+                        &b,
+                        crate::geometry::area(&b),
+                        &gt(j),
+                        crate::geometry::area(&gt(j)),
+                    )
+                })
+                .collect();
+            let label = owned.pred_labels[i];
+            let pick = |ok: &dyn Fn(usize) -> bool| {
+                (0..n).filter(|&j| !taken[j] && v[j] >= iou && ok(j)).fold(
+                    None,
+                    |best: Option<usize>, j| match best {
+                        Some(k) if v[k] >= v[j] => Some(k),
+                        _ => Some(j),
+                    },
+                )
+            };
+            let choice = pick(&|j| v[j] >= low && owned.gt_labels[j] == label)
+                .or_else(|| pick(&|j| v[j] >= low))
+                .or_else(|| pick(&|_| true));
+            match choice {
+                Some(j) => {
+                    taken[j] = true;
+                    pred_gt[i] = j as i64;
+                    kind[i] = if v[j] < low {
+                        LOC
+                    } else if owned.gt_labels[j] == label {
+                        TRUE_POSITIVE
+                    } else {
+                        CONFUSION
+                    };
+                }
+                None => {
+                    pred_gt[i] = UNMATCHED;
+                    kind[i] = if (0..n).any(|j| v[j] >= iou) {
+                        DUPLICATE
+                    } else {
+                        BACKGROUND
+                    };
+                }
+            }
+        }
+        (pred_gt, kind)
+    }
+
+    fn random_image(gts: usize, preds: usize, seed: u64) -> Owned {
+        let mut state = seed;
+        let mut next = move |k: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % k) as f64
+        };
+        let mut boxes = |count: usize, labelled: &mut dyn FnMut() -> i64| {
+            (0..count)
+                .map(|_| {
+                    let (x, y, w, h) = (next(40), next(40), next(8), next(8));
+                    ([x, y, x + w, y + h], labelled())
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut label_rng = 0_i64;
+        let annotations = boxes(gts, &mut || {
+            label_rng = (label_rng * 7 + 3) % 3;
+            label_rng
+        });
+        let predictions = boxes(preds, &mut || {
+            label_rng = (label_rng * 5 + 1) % 3;
+            label_rng
+        })
+        .into_iter()
+        .enumerate()
+        .map(|(i, (b, l))| (b, l, ((i * 37) % 11) as f64 / 10.0))
+        .collect();
+        Owned::new(&[(annotations, predictions)])
+    }
+
+    #[test]
+    fn every_path_equals_the_literal_reading() {
+        // g <= 64 (bit masks), g > 64 (scan), and k * g > MATRIX_LIMIT (row by row).
+        for (gts, preds, seed) in [(12, 30, 1), (90, 120, 2), (1030, 1040, 3)] {
+            let owned = random_image(gts, preds, seed);
+            let (labels, iou, low) = ([0.0, 0.3, 0.5], 0.3, 0.6);
+            let ev = run(&owned, &labels, iou, low);
+            let (pred_gt, kind) = naive(&owned, &labels, iou, low);
+            assert_eq!(ev.pred_gt, pred_gt, "{gts} annotations");
+            assert_eq!(ev.pred_kind, kind, "{gts} annotations");
+        }
+        const { assert!(1030 * 1040 > MATRIX_LIMIT) };
     }
 
     #[test]

@@ -85,7 +85,7 @@ def test_grid_runs_equal_pycocotools(run):
     assert_matches_pycocotools(run)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     st.integers(1, 3)
     .flatmap(

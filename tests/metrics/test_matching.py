@@ -78,7 +78,7 @@ def assert_equal(ev, ref: reference.Result):
         assert_same_floats([getattr(ev, name)], [expected[name]])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), run=runs(), dtypes=DTYPES)
 def test_evaluate_equals_reference(data, run, dtypes):
     labels, tau, lam = data.draw(thresholds(run.num_labels))
