@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import zipfile
+import zlib
 from pathlib import Path
 
 import redis
@@ -10,7 +13,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from validation.models import DetectionModel, Process
+from validation.model_scan import NotAnArchive, scan_model_file
+from validation.models import IMAGE_SIZE_RANGE, DetectionModel, Process
 from validation.queueing import CONTROL_QUEUE, named_queue, redis_connection
 
 SUFFIX_FORMATS = {".pt2": "export", ".pt": "torchscript", ".torchscript": "torchscript"}
@@ -36,9 +40,103 @@ def format_for(path: Path) -> str:
 
 def parse_labels(text: str) -> list[str]:
     labels = [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+    return check_labels(labels)
+
+
+def check_model_file(path: Path, shown_name: str | None = None) -> None:
+    """Refuse a file that is not a zip archive or whose pickles would run code when loaded."""
+    name = shown_name or path.name
+    try:
+        findings = scan_model_file(path)
+    except NotAnArchive:
+        raise ModelImportError(
+            _("%(name)s is not a .pt2 or TorchScript file (not a zip archive).") % {"name": name}
+        ) from None
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ) as exc:
+        raise ModelImportError(
+            _("%(name)s cannot be read as a model archive (%(reason)s).")
+            % {"name": name, "reason": exc}
+        ) from None
+    if findings:
+        first = findings[0]
+        raise ModelImportError(
+            _(
+                "%(name)s: %(entry)s would run %(reference)s when the model is loaded; a model "
+                "file may only hold tensors and TorchScript code. The file was not stored."
+            )
+            % {"name": name, "entry": first.entry, "reference": first.reference}
+        )
+
+
+def _finite_list(value, field: str, *, positive: bool = False) -> None:
+    numbers = value if isinstance(value, list | tuple) else None
+    ok = (
+        numbers is not None
+        and len(numbers) in (0, 3)
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in numbers
+        )
+        and (not positive or all(v > 0 for v in numbers))
+    )
+    if not ok:
+        raise ModelImportError(
+            _("%(field)s must be three finite numbers%(positive)s, not %(value)r.")
+            % {
+                "field": field,
+                "positive": _(", each above 0") if positive else "",
+                "value": value,
+            }
+        )
+
+
+def check_spec(spec: dict) -> None:
+    """The model's input and output settings, as the database and the engine need them."""
+    size = spec.get("input_size", 640)
+    low, high = IMAGE_SIZE_RANGE
+    if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
+        raise ModelImportError(
+            _("input_size must be a whole number from %(low)d to %(high)d, not %(value)r.")
+            % {"low": low, "high": high, "value": size}
+        )
+    nms = spec.get("nms_iou", 0.7)
+    if not isinstance(nms, int | float) or isinstance(nms, bool) or not 0 < nms <= 1:
+        raise ModelImportError(
+            _("nms_iou must be a number above 0 and at most 1, not %(value)r.") % {"value": nms}
+        )
+    _finite_list(spec.get("mean", []), "mean")
+    _finite_list(spec.get("std", []), "std", positive=True)
+    for field, choices in (
+        ("resize_mode", DetectionModel.ResizeMode.values),
+        ("channel_order", DetectionModel.ChannelOrder.values),
+        ("output_format", DetectionModel.OutputFormat.values),
+        ("origin", DetectionModel.Origin.values),
+    ):
+        if field in spec and spec[field] not in choices:
+            raise ModelImportError(
+                _("%(field)s must be one of %(choices)s, not %(value)r.")
+                % {"field": field, "choices": ", ".join(choices), "value": spec[field]}
+            )
+
+
+def check_labels(labels: list) -> list[str]:
+    """Label names: unique, non-empty strings of at most 100 characters."""
+    for label in labels:
+        if not isinstance(label, str) or not label.strip() or len(label) > 100:
+            raise ModelImportError(
+                _("Label %(label)r must be a name of 1 to 100 characters.") % {"label": label}
+            )
     if len(set(labels)) != len(labels):
         raise ModelImportError(_("Label names must be unique."))
-    return labels
+    return list(labels)
 
 
 def queue_probe(model: DetectionModel) -> bool:
@@ -81,7 +179,12 @@ def import_model(
             _("%(name)s: file size %(size)d bytes is not allowed.")
             % {"name": source.name, "size": size}
         )
-    name = name or source.stem
+    name = (name or source.stem).strip()
+    if not name or len(name) > 200:
+        raise ModelImportError(_("The model needs a name of 1 to 200 characters."))
+    check_spec(spec)
+    labels = check_labels(list(labels or []))
+    check_model_file(source)
     if DetectionModel.objects.filter(process=process, name=name).exists():
         raise ModelImportError(
             _("Process “%(process)s” already has a model named “%(name)s”.")

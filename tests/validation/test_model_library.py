@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -11,6 +14,14 @@ from tests.jobs.tiny_models import BrightSpotDetector, export
 from validation.models import DetectionModel, Process
 
 URL = "/models/"
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -78,7 +89,9 @@ def test_an_uploaded_model_is_probed_by_a_worker(client, owner, worker_env, flus
     assert response.status_code == 302
     model = DetectionModel.objects.get(name="bright")
     assert model.probe_status == "pending"
-    client.post(URL, _form(process, "garbage", "garbage.pt2", b"this is not a model"))
+    refused = client.post(URL, _form(process, "text", "text.pt2", b"this is not a model"))
+    assert refused.status_code == 422 and "not a zip archive" in refused.text
+    client.post(URL, _form(process, "garbage", "garbage.pt2", _zip({"a.txt": b"not a model"})))
     run_burst_worker(worker_env)
     model.refresh_from_db()
     assert model.probe_status == "passed", model.probe_message
