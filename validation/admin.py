@@ -1,8 +1,12 @@
 """Django admin for processes, models and (read-only) runs; staff cannot grant themselves more."""
 
+import tempfile
+from pathlib import Path
+
+from django import forms
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -15,8 +19,36 @@ class ProcessAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class DetectionModelAdminForm(forms.ModelForm):
+    """A model file uploaded here gets the same checks as one uploaded on the models page."""
+
+    class Meta:
+        model = DetectionModel
+        fields = "__all__"  # noqa: DJ007 - the admin chooses the fields it shows
+
+    def clean_file(self):
+        from validation.model_import import ModelImportError, check_model_file, format_for
+
+        upload = self.cleaned_data.get("file")
+        if upload is None or not hasattr(upload, "chunks"):
+            return upload  # unchanged: the stored file was checked when it came in
+        name = Path(upload.name).name
+        try:
+            format_for(Path(name))
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "upload"
+                with path.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+                check_model_file(path, shown_name=name)
+        except ModelImportError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return upload
+
+
 @admin.register(DetectionModel)
 class DetectionModelAdmin(admin.ModelAdmin):
+    form = DetectionModelAdminForm
     list_display = [
         "name",
         "process",
@@ -108,6 +140,31 @@ class PortalUserAdmin(UserAdmin):
             fields += ["is_superuser", "is_staff", "groups", "user_permissions"]
         return fields
 
+    def _above(self, request, obj) -> bool:
+        """A superuser, seen by staff who are not: setting their password would make staff one."""
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return not self._above(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._above(request, obj) and super().has_delete_permission(request, obj)
+
+
+class PortalGroupAdmin(GroupAdmin):
+    """Groups carry permissions: only a superuser may create or change them."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 admin.site.unregister(User)
 admin.site.register(User, PortalUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, PortalGroupAdmin)
