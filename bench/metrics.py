@@ -125,14 +125,17 @@ def coco_dicts(run: dict) -> tuple[dict, list]:
     return {"images": images, "annotations": anns, "categories": cats}, results
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Median wall time of `repeats` calls, and the last result."""
-    times, result = [], None
+def interleaved(fns: dict, repeats: int) -> dict[str, tuple[float, object]]:
+    """Median wall time and last result of each function, calls taken in turn, so that a
+    change in the machine's load during the run weighs on every contender alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, object] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), results[name]) for name in fns}
 
 
 def label_thresholds(num_labels: int) -> np.ndarray:
@@ -147,14 +150,22 @@ def bench_evaluate(run: dict, repeats: int) -> dict:
         **OPTIONS,
     )
     a = run["arrays"]
-    metrics_rs.evaluate(**a, **kwargs)  # start rayon's pool
-    rust_t, ev = timed(lambda: metrics_rs.evaluate(**a, **kwargs), repeats)
-    numpy_t, ref = timed(lambda: _numpy_matching.evaluate(**a, **kwargs), max(repeats // 2, 5))
+    shuffled = dict(a, **shuffle_within_images(a))
+    ev = metrics_rs.evaluate(**a, **kwargs)  # also starts rayon's pool
+    ref = _numpy_matching.evaluate(**a, **kwargs)
     for name in ("matrix", "pred_gt", "pred_iou", "pred_kind", "gt_pred"):
         assert np.array_equal(getattr(ev, name), getattr(ref, name)), f"{name} differs from NumPy"
-    shuffled = dict(a, **shuffle_within_images(a))
-    shuffled_t, _ = timed(lambda: metrics_rs.evaluate(**shuffled, **kwargs), repeats)
-    return {"metrics_rs": rust_t, "numpy": numpy_t, "shuffled": shuffled_t}
+    same = metrics_rs.evaluate(**shuffled, **kwargs).matrix
+    assert np.array_equal(same, ev.matrix), "shuffling within images changed the matrix"
+    out = interleaved(
+        {
+            "metrics_rs": lambda: metrics_rs.evaluate(**a, **kwargs),
+            "shuffled": lambda: metrics_rs.evaluate(**shuffled, **kwargs),
+            "numpy": lambda: _numpy_matching.evaluate(**a, **kwargs),
+        },
+        repeats,
+    )
+    return {name: t for name, (t, _) in out.items()}
 
 
 def shuffle_within_images(a: dict) -> dict:
@@ -236,22 +247,40 @@ def evaluate_accumulate(ev) -> np.ndarray:
 def bench_coco_ap(run: dict, gt: dict, results: list, repeats: int, py_repeats: int) -> dict:
     """metrics_rs.coco_ap vs faster-coco-eval and pycocotools (evaluate + accumulate)."""
     a, n = run["arrays"], run["num_labels"]
-    rust_t, ap = timed(lambda: metrics_rs.coco_ap(**a, num_labels=n), repeats)
-    out = {"metrics_rs": rust_t}
-    for lib, reps in (("faster-coco-eval", repeats), ("pycocotools", py_repeats)):
-        evs = [cocoeval(lib, gt, results) for _ in range(reps)]
-        times, theirs = [], None
-        for ev in evs:
-            start = time.perf_counter()
-            theirs = evaluate_accumulate(ev)
-            times.append(time.perf_counter() - start)
+    ap = metrics_rs.coco_ap(**a, num_labels=n)
+    for lib in ("faster-coco-eval", "pycocotools"):
+        ev = cocoeval(lib, gt, results)
+        theirs = evaluate_accumulate(ev)
         np.testing.assert_allclose(ap, theirs, rtol=0, atol=1e-9, err_msg=f"AP differs from {lib}")
         with contextlib.redirect_stdout(io.StringIO()):
-            evs[-1].summarize()
-        stats = evs[-1].stats
-        assert abs(np.nanmean(ap) - stats[0]) < 1e-6 and abs(np.nanmean(ap[:, 0]) - stats[1]) < 1e-6
-        out[lib] = statistics.median(times)
-    return out
+            ev.summarize()
+        assert abs(np.nanmean(ap) - ev.stats[0]) < 1e-6, lib
+        assert abs(np.nanmean(ap[:, 0]) - ev.stats[1]) < 1e-6, lib
+    # COCOeval objects are built (data loaded) outside the timings, one per timed call.
+    fresh = {
+        lib: [cocoeval(lib, gt, results) for _ in range(r)]
+        for lib, r in (("faster-coco-eval", repeats), ("pycocotools", py_repeats))
+    }
+    out = interleaved(
+        {
+            "metrics_rs": lambda: metrics_rs.coco_ap(**a, num_labels=n),
+            "faster-coco-eval": lambda: evaluate_accumulate(fresh["faster-coco-eval"].pop()),
+        },
+        repeats,
+    )
+    slow = interleaved(
+        {
+            "metrics_rs": lambda: metrics_rs.coco_ap(**a, num_labels=n),
+            "pycocotools": lambda: evaluate_accumulate(fresh["pycocotools"].pop()),
+        },
+        py_repeats,
+    )
+    return {
+        "metrics_rs": out["metrics_rs"][0],
+        "faster-coco-eval": out["faster-coco-eval"][0],
+        "metrics_rs (beside pycocotools)": slow["metrics_rs"][0],
+        "pycocotools": slow["pycocotools"][0],
+    }
 
 
 FASTER_E2E = textwrap.dedent(
@@ -289,8 +318,8 @@ def bench_cli(gt: dict, results: list, repeats: int) -> dict:
         def call(cmd):
             return subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
 
-        cli_t, out = timed(lambda: call(cli), repeats)
-        peer_t, peer_out = timed(lambda: call(peer), repeats)
+        times = interleaved({"cli": lambda: call(cli), "peer": lambda: call(peer)}, repeats)
+        (cli_t, out), (peer_t, peer_out) = times["cli"], times["peer"]
         summary, stats = json.loads(out), [float(v) for v in peer_out.split()]
         assert (
             abs(summary["map50_95"] - stats[0]) < 1e-6 and abs(summary["map50"] - stats[1]) < 1e-6
@@ -406,8 +435,11 @@ def main() -> int:
         print(ratio_line("  (predictions shuffled)    ", t["shuffled"], t["numpy"]))
         gt, results = coco_dicts(run)
         t = bench_coco_ap(run, gt, results, args.repeats, args.pycocotools_repeats)
-        for lib, target in (("faster-coco-eval", 20), ("pycocotools", 200)):
-            line = ratio_line(f"coco_ap   vs {lib:<16}", t["metrics_rs"], t[lib], target)
+        for lib, target, ours in (
+            ("faster-coco-eval", 20, "metrics_rs"),
+            ("pycocotools", 200, "metrics_rs (beside pycocotools)"),
+        ):
+            line = ratio_line(f"coco_ap   vs {lib:<16}", t[ours], t[lib], target)
             failures += "BELOW" in line
             print(line)
         t = bench_cli(gt, results, max(5, args.repeats // 2))
