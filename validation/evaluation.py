@@ -148,21 +148,49 @@ def macro_averages(per_label: dict[str, dict]) -> dict[str, float | None]:
     return result
 
 
-def evaluate_predictions(
+def match_predictions(
     preds: stored.StoredPredictions, gt: GroundTruth, labels: list[str], thresholds: Thresholds
-) -> Evaluation:
-    """One call into metrics_rs for the whole run, then cells and metrics."""
-    n = len(labels)
-    ev = metrics_rs.evaluate(
+) -> metrics_rs.Evaluation:
+    """The matching of the whole run at these thresholds (SPEC §4.1-4.4), one crate call."""
+    return metrics_rs.evaluate(
         gt.boxes, gt.labels, gt.offsets,
         preds.boxes, preds.labels, preds.scores, preds.offsets,
-        num_labels=n, label_thresholds=thresholds.vector(labels),
+        num_labels=len(labels), label_thresholds=thresholds.vector(labels),
         iou_threshold=thresholds.iou, low_overlap_threshold=thresholds.low_overlap,
     )
-    ap = metrics_rs.coco_ap(
+
+
+def average_precision(preds: stored.StoredPredictions, gt: GroundTruth, n: int) -> np.ndarray:
+    """COCO AP per label, ``(n, 10)``, over all stored predictions (SPEC §4.7)."""
+    return metrics_rs.coco_ap(
         gt.boxes, gt.labels, gt.offsets,
         preds.boxes, preds.labels, preds.scores, preds.offsets, num_labels=n,
     )
+
+
+def sweep_predictions(
+    preds: stored.StoredPredictions, gt: GroundTruth, n: int, iou: float, low_overlap: float,
+    confidences: np.ndarray | None = None,
+) -> metrics_rs.Sweep:
+    """Per-label precision, recall and F1 with every label at each of these confidences."""
+    return metrics_rs.sweep(
+        gt.boxes, gt.labels, gt.offsets,
+        preds.boxes, preds.labels, preds.scores, preds.offsets,
+        num_labels=n, iou_threshold=iou, low_overlap_threshold=low_overlap,
+        thresholds=confidences,
+    )
+
+
+def evaluate_predictions(
+    preds: stored.StoredPredictions, gt: GroundTruth, labels: list[str], thresholds: Thresholds,
+    ap: np.ndarray | None = None,
+) -> Evaluation:
+    """One call into metrics_rs for the whole run, then cells and metrics."""
+    # AP does not depend on the thresholds: a caller holding it for these arrays passes it in.
+    n = len(labels)
+    ev = match_predictions(preds, gt, labels, thresholds)
+    if ap is None:
+        ap = average_precision(preds, gt, n)
     matrix = np.asarray(ev.matrix, dtype=np.int64)
     gt_counts = np.bincount(gt.labels, minlength=n)[:n]
     overall, per_label, map50, map50_95 = summarise(labels, matrix, gt_counts, ap)

@@ -6,12 +6,14 @@ from validation.views import (
     api_tokens,
     compare,
     crops,
+    curves,
     exports,
     instances,
     model_library,
     review,
     run_detail,
     runs_list,
+    whatif,
     wizard,
     worst_images,
 )
@@ -73,5 +75,43 @@ urlpatterns += [
         "account/tokens/<int:token_pk>/revoke/",
         api_tokens.revoke_api_token,
         name="api-token-revoke",
+    ),
+]
+
+# What-if, curves and recommended confidences (issue 6).
+urlpatterns += [
+    path("runs/<int:pk>/whatif/", whatif.run_whatif, name="run-whatif"),
+    path("runs/<int:pk>/whatif/save/", whatif.run_whatif_save, name="run-whatif-save"),
+    path(
+        "runs/<int:pk>/whatif/cells/<int:row>-<int:col>/",
+        whatif.run_whatif_cell,
+        name="run-whatif-cell",
+    ),
+    path(
+        "runs/<int:pk>/whatif/crops/<str:token>.png",
+        whatif.run_whatif_crop,
+        name="run-whatif-crop",
+    ),
+    path(
+        "runs/<int:pk>/whatif/images/<int:image_pk>/",
+        whatif.run_whatif_image,
+        name="run-whatif-image",
+    ),
+    path(
+        "runs/<int:pk>/whatif/selection/",
+        whatif.run_whatif_selection,
+        name="run-whatif-selection",
+    ),
+    path("runs/<int:pk>/curves/", curves.run_curves, name="run-curves"),
+    path("runs/<int:pk>/recommended/", curves.run_recommended, name="run-recommended"),
+    path(
+        "runs/<int:pk>/recommended/use/",
+        curves.run_recommended_use,
+        name="run-recommended-use",
+    ),
+    path(
+        "runs/<int:pk>/recommended/config.json",
+        curves.run_deployment_config,
+        name="run-deployment-config",
     ),
 ]

@@ -148,7 +148,8 @@
       await openDialog("fullscreen-dialog", "fullscreen-body", selection.urls.get(selection.last));
       applyZoom();
     } else if (button.matches(".modify-button") && selection.ids.size) {
-      const url = `${button.dataset.url}?ids=${[...selection.ids].join(",")}`;
+      const url = new URL(button.dataset.url, location.href);  // a what-if's URL has a query
+      url.searchParams.set("ids", [...selection.ids].join(","));
       await openDialog("modify-dialog", "modify-body", url);
     } else if (button.dataset.zoom) {
       zoom = button.dataset.zoom === "in" ? Math.min(zoom * 1.25, 8)

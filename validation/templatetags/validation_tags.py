@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 from django.template.defaultfilters import floatformat
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -62,10 +62,12 @@ def get_item(mapping, key):
 @register.simple_tag
 def matrix_cells(row) -> SafeString:
     """The <td>s of one matrix row, built in Python: 30 labels make about 1000 cells."""
-    return format_html_join("", "{}", ((_matrix_cell(cell),) for cell in row.cells))
+    # Plain f-strings: format_html's per-argument escaping dominated the what-if round trip.
+    # Only the two URLs can hold characters to escape; the rest are numbers.
+    return mark_safe("".join(_matrix_cell(cell) for cell in row.cells))
 
 
-def _matrix_cell(cell) -> SafeString:
+def _matrix_cell(cell) -> str:
     classes = " ".join(
         name
         for name, on in (
@@ -76,16 +78,61 @@ def _matrix_cell(cell) -> SafeString:
         if on
     )
     if not cell.count:
-        content = mark_safe('<span class="zero">0</span>')
+        content = '<span class="zero">0</span>'
     else:
-        content = format_html(
-            '<a class="cell-link" href="{}" hx-get="{}" data-cell="{}-{}">{}</a>',
-            cell.href,
-            cell.fragment_url,
-            cell.row,
-            cell.col,
-            cell.count,
+        content = (
+            f'<a class="cell-link" href="{escape(cell.href)}" hx-get="{escape(cell.fragment_url)}"'
+            f' data-cell="{int(cell.row)}-{int(cell.col)}">{int(cell.count)}</a>'
         )
+    delta = getattr(cell, "delta", None)
+    if delta:  # a what-if's change from the saved run: more on the diagonal is better
+        sign = "+" if delta > 0 else "−"
+        meaning = "better" if (delta > 0) == bool(cell.diagonal) else "worse"
+        content += f'<span class="delta delta-{meaning}">{sign}{abs(int(delta))}</span>'
+    return f'<td class="{classes}" style="--share:{float(cell.share):.3f}">{content}</td>'
+
+
+@register.simple_tag
+def instance_cards(run, items) -> SafeString:
+    """The cards of one page of a cell's instances, built in Python (50 per page, often)."""
+    from django.urls import reverse
+
+    image_base = reverse("validation:image-view", args=[run.pk, 0])[: -len("0/")]
+    words = (_("Predicted"), _("Actual"), _("Score"))
+    return format_html_join(
+        "", "{}", ((_instance_card(item, image_base, words),) for item in items)
+    )
+
+
+def _instance_card(item, image_base: str, words: tuple[str, str, str]) -> SafeString:
+    instance = item.instance
+    image_url = getattr(item, "image_url", "") or (
+        f"{image_base}{instance.image_id}/?instance={instance.pk}"
+    )
+    kind = item.kind_label
+    if item.kind == "loc" and item.actual:
+        kind = format_html("{} · {}", kind, _("actual %(label)s") % {"label": item.actual})
+    name = instance.image.name
     return format_html(
-        '<td class="{}" style="--share:{}">{}</td>', classes, f"{cell.share:.3f}", content
+        '<li class="instance" tabindex="0" role="option" aria-selected="false" data-id="{}" '
+        'data-image-url="{}"><div class="crop"><img src="{}" loading="lazy" alt="{}"></div>'
+        '<dl class="instance-facts"><div><dt>{}</dt><dd>{}</dd></div>'
+        "<div><dt>{}</dt><dd>{}</dd></div><div><dt>{}</dt><dd>{}</dd></div>"
+        "<div><dt>IoU</dt><dd>{}</dd></div></dl>"
+        '<p class="kind kind-{}">{}</p><p class="image-name" title="{}">{}</p></li>',
+        instance.pk,
+        image_url,
+        item.crop_url,
+        name,
+        words[0],
+        item.predicted or UNDEFINED,
+        words[1],
+        item.actual or UNDEFINED,
+        words[2],
+        metric(instance.score),
+        metric(instance.iou),
+        item.kind,
+        kind,
+        name,
+        name,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from validation.evaluation import macro_averages
 from validation.models import InferenceRun
 
-SECTIONS = ("settings", "metrics", "details", "categories")
+SECTIONS = ("settings", "metrics", "whatif", "details", "curves", "categories")
 DEFAULT_OPEN = ("details",)
 TIMING_PARTS = ("load", "preprocess", "model", "match", "save")
 CATEGORY_COLUMNS = ("precision", "recall", "f1", "ap50", "ap50_95", "annotations", "predictions")
@@ -59,6 +60,25 @@ def col_name(run: InferenceRun, col: int) -> str:
     return "BG" if col == n else "LOC"
 
 
+class Results(Protocol):
+    """A run's results, saved (InferenceRun) or recomputed (a what-if)."""
+
+    @property
+    def labels(self) -> list[str]: ...
+    @property
+    def per_label(self) -> dict: ...
+    @property
+    def precision(self) -> float | None: ...
+    @property
+    def recall(self) -> float | None: ...
+    @property
+    def f1(self) -> float | None: ...
+    @property
+    def map50(self) -> float | None: ...
+    @property
+    def map50_95(self) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class MatrixCell:
     row: int
@@ -69,6 +89,7 @@ class MatrixCell:
     selected: bool
     href: str
     fragment_url: str
+    delta: int | None = None  # what-if minus saved
 
 
 @dataclass(frozen=True)
@@ -80,15 +101,22 @@ class MatrixRow:
 
 
 def build_matrix(
-    run: InferenceRun, selected: tuple[int, int] | None, open_sections: list[str]
+    run: InferenceRun, selected: tuple[int, int] | None, open_sections: list[str], whatif=None
 ) -> dict:
     """Rows and columns of the confusion matrix with each cell's share of its row and links."""
+    # A what-if (its .result, .diff, .query) shows its counts, each with its change from the
+    # saved run, and its cells drill into the what-if.
     n = len(run.labels)
     page_url = run.get_absolute_url()
-    fragment_base = reverse("validation:run-cell", args=[run.pk, 0, 0]).replace("/0-0/", "/{}-{}/")
+    view = "validation:run-whatif-cell" if whatif else "validation:run-cell"
+    fragment_base = reverse(view, args=[run.pk, 0, 0]).replace("/0-0/", "/{}-{}/")
     open_value = urlencode({"open": ",".join(open_sections)})
+    query = f"&{whatif.query}" if whatif else ""
+    fragment_query = f"?{whatif.query}" if whatif else ""
+    matrix = whatif.result.matrix if whatif else run.matrix
+    diff = whatif.diff if whatif else None
     rows = []
-    for r, counts in enumerate(run.matrix):
+    for r, counts in enumerate(matrix):
         total = sum(counts)
         cells = [
             MatrixCell(
@@ -98,8 +126,9 @@ def build_matrix(
                 share=(count / total) if total else 0.0,
                 diagonal=r == c and r < n,
                 selected=selected == (r, c),
-                href=f"{page_url}?cell={r}-{c}&{open_value}",
-                fragment_url=fragment_base.format(r, c),
+                href=f"{page_url}?cell={r}-{c}&{open_value}{query}",
+                fragment_url=fragment_base.format(r, c) + fragment_query,
+                delta=diff[r][c] if diff is not None else None,
             )
             for c, count in enumerate(counts)
         ]
@@ -110,8 +139,13 @@ def build_matrix(
         ("BG", _("BG: background, false alarms")),
         ("LOC", _("LOC: poorly localised")),
     ]
-    column_totals = [sum(row[c] for row in run.matrix) for c in range(n + 2)]
-    return {"rows": rows, "columns": columns, "column_totals": column_totals}
+    column_totals = [sum(row[c] for row in matrix) for c in range(n + 2)]
+    return {
+        "rows": rows,
+        "columns": columns,
+        "column_totals": column_totals,
+        "whatif": bool(whatif),
+    }
 
 
 def _sort_key(column: str):
@@ -122,7 +156,7 @@ def _sort_key(column: str):
     return key
 
 
-def category_table(run: InferenceRun, sort: str | None) -> dict:
+def category_table(run: Results, sort: str | None) -> dict:
     """Per-label metrics in axis order (or sorted by ?sort=[-]column), with averages."""
     rows = [{"label": name, **(run.per_label.get(name) or {})} for name in run.labels]
     for row in rows:

@@ -8,17 +8,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, reswap, retarget
 
-from validation import runs
+from validation import runs, whatif
 from validation.models import InferenceRun
+from validation.views import whatif as whatif_views
 from validation.views.access import HtmxHttpRequest, _get_run_for_user, page_params, wants_fragment
-from validation.views.instances import cell_context
 from validation.views.presentation import (
-    build_matrix,
     category_headers,
     category_table,
     describe_changes,
     page_query,
-    parse_cell,
     parse_open,
     sort_links,
     timing_rows,
@@ -45,13 +43,9 @@ def detail_context(request: HtmxHttpRequest, run: InferenceRun, params: QueryDic
         "reevaluation": request.session.pop(_session_key(run), None),
     }
     if run.status == InferenceRun.Status.COMPLETED and run.matrix:
-        selected = parse_cell(params.get("cell"), run)
-        sort = params.get("sort", "")
-        context["matrix"] = build_matrix(run, selected, open_sections)
-        context["categories"] = category_table(run, sort)
-        context["sort_links"] = sort_links(context["categories"]["sort"])
-        if selected is not None:
-            context.update(cell_context(run, *selected, params, open_sections))
+        state = whatif_views.whatif_state(run, params) if whatif.can_whatif(run) else None
+        context["whatif"] = state
+        context.update(whatif_views.results_context(run, state, params, open_sections))
     return context
 
 
@@ -84,7 +78,10 @@ def run_categories(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not wants_fragment(request):
         params = page_params(request)
         return redirect(run.get_absolute_url() + page_query(parse_open(params), sort=sort))
-    categories = category_table(run, sort)
+    state = None
+    if whatif.can_whatif(run) and whatif.has_whatif(page_params(request)):
+        state = whatif_views.whatif_state(run, page_params(request))
+    categories = category_table(state.result if state and state.result else run, sort)
     context = {
         "run": run,
         "categories": categories,

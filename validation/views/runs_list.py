@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET
 from projects.models import Project
 from validation.models import DetectionModel, InferenceRun, Process
 from validation.views.access import HtmxHttpRequest, fragment_or_page, visible_runs
+from validation.views.review import filter_by_review
 
 RUNS_PER_PAGE = 25
-FILTERS = ("process", "model", "project", "status")
+FILTERS = ("process", "model", "project", "status", "review")
 
 
 def _id(value: str | None) -> int | None:
@@ -38,6 +39,10 @@ def filter_runs(runs: QuerySet[InferenceRun], params: Mapping) -> tuple[QuerySet
     if status in InferenceRun.Status.values:
         runs = runs.filter(status=status)
         active["status"] = status
+    review = params.get("review")
+    if review in InferenceRun.Review.values:
+        runs = filter_by_review(runs, review)
+        active["review"] = review
     return runs, active
 
 
@@ -48,6 +53,7 @@ def filter_options(user) -> dict:
         "models": DetectionModel.objects.only("name", "process_id"),
         "projects": Project.objects.visible_to(user).only("name"),
         "statuses": InferenceRun.Status.choices,
+        "reviews": InferenceRun.Review.choices,
     }
 
 
