@@ -13,9 +13,12 @@ CONTROL_QUEUE = "control"
 
 
 def redis_connection() -> redis.Redis:
-    """A client that fails fast when Redis is down, so a page can say so at once."""
+    """A client that fails fast when Redis is down or hangs, so a page can say so at once.
+
+    Workers raise the read timeout for their blocking waits (RQ does so for its own client).
+    """
     return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=1.5, socket_timeout=10, health_check_interval=30
+        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30
     )
 
 
