@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,9 +22,14 @@ from validation.models import DetectionModel, InferenceRun, RunShard
 
 log = logging.getLogger(__name__)
 Status = InferenceRun.Status
-STALE_AFTER = timedelta(seconds=60)
-QUEUED_GRACE = timedelta(seconds=30)
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes and cancel-flag reads
+# RQ refreshes a started job's heartbeat every few seconds from the worker's parent process.
+JOB_HEARTBEAT_SLACK = timedelta(seconds=15)
+
+
+def _seconds(name: str, default: int) -> timedelta:
+    """A duration setting (INFERENCE_STALE_SECONDS and the like, see config/settings.py)."""
+    return timedelta(seconds=getattr(settings, name, default))
 
 
 def worker_device() -> str:
@@ -50,8 +55,9 @@ def model_spec(model: DetectionModel) -> engine.ModelSpec:
 class _RunHeartbeat:
     """Beats on the run row from a thread, so a dead job is told from a slow one."""
 
-    def __init__(self, run_id: int, every: float = 10.0) -> None:
-        self.run_id, self.every = run_id, every
+    def __init__(self, run_id: int, every: float | None = None) -> None:
+        self.run_id = run_id
+        self.every = every or _seconds("INFERENCE_HEARTBEAT_SECONDS", 10).total_seconds()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 
@@ -125,10 +131,11 @@ def _worker_name() -> str:
 
 
 def _claim(run_id: int) -> InferenceRun | None:
-    """Mark the run running; a finished or cancelled run is left alone (jobs may run twice)."""
+    """Mark a queued run running; any other is left alone (a job may be run twice, or twice
+    at once when it was queued again: only one of them gets the run)."""
     now = timezone.now()
     claimed = InferenceRun.objects.filter(
-        pk=run_id, status__in=[Status.QUEUED, Status.RUNNING], cancel_requested=False
+        pk=run_id, status=Status.QUEUED, cancel_requested=False
     ).update(
         status=Status.RUNNING, started_at=now, heartbeat_at=now, images_done=0,
         worker_device=_worker_name(), error_message="",
@@ -259,7 +266,7 @@ def run_shard_job(run_id: int, index: int) -> dict:
     now = timezone.now()
     with transaction.atomic():
         claimed = RunShard.objects.filter(
-            run_id=run_id, index=index, status__in=[Status.QUEUED, Status.RUNNING],
+            run_id=run_id, index=index, status=Status.QUEUED,
             run__status__in=InferenceRun.ACTIVE_STATUSES, run__cancel_requested=False,
         ).update(status=Status.RUNNING, worker_device=_worker_name(), images_done=0)
         if not claimed:
@@ -331,34 +338,82 @@ def probe_model_job(model_id: int) -> dict:
     return {"model": model_id, "passed": True}
 
 
+def fail_unfinished(job_id: str, message: str) -> bool:
+    """After a job's process ended: fail its run unless the job finished its part of it."""
+    head, _sep, shard = job_id.partition("-shard-")
+    if not head.startswith("run-") or not head[4:].isdigit():
+        return False
+    run_id = int(head[4:])
+    if shard.isdigit() and RunShard.objects.filter(
+        run_id=run_id, index=int(shard), status=Status.COMPLETED
+    ).exists():
+        return False  # the shard was done; the other shards carry the run on
+    return fail_run(run_id, message)
+
+
 def reconcile_runs(now=None) -> list[int]:
-    """Fail running runs whose job stopped beating; re-queue queued runs Redis has lost."""
+    """Fail runs whose job died with its worker; re-queue queued work whose job Redis lost.
+
+    Returns the runs it failed. Any number of workers may call it at once.
+    """
+    from validation.queueing import redis_connection
+
+    now = now or timezone.now()
+    stale = now - _seconds("INFERENCE_STALE_SECONDS", 60)
+    failed = [
+        run_id
+        for run_id in _silent_runs(stale)
+        if fail_run(run_id, _("Worker lost: the process running this run stopped responding."))
+    ]
+    connection = redis_connection()
+    waiting = InferenceRun.objects.filter(
+        Q(status=Status.QUEUED, created_at__lt=now - _seconds("INFERENCE_QUEUED_GRACE_SECONDS", 30))
+        | Q(status=Status.RUNNING, shards__status=Status.QUEUED)
+    ).distinct()
+    for run in waiting:
+        reason = _check_jobs(run, connection, stale)
+        if reason and fail_run(run.pk, reason):
+            failed.append(run.pk)
+    return failed
+
+
+def _silent_runs(stale_before) -> list[int]:
+    """Running runs nothing has beaten for. A sharded run with no shard running is only
+    waiting in the queue for its next shard: its jobs are checked by _check_jobs instead."""
+    silent = InferenceRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale_before)
+    waiting = silent.filter(shards__isnull=False).exclude(shards__status=Status.RUNNING)
+    return list(silent.exclude(pk__in=waiting.values("pk")).values_list("pk", flat=True))
+
+
+def _check_jobs(run: InferenceRun, connection, stale_before) -> str:
+    """Re-queue the run's lost jobs; a reason to fail it when a job ended or died unstarted."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from validation.queueing import redis_connection, run_job_id
+    from validation.queueing import run_job_id
     from validation.runs import enqueue_run
 
-    now = now or timezone.now()
-    failed = []
-    for run_id in InferenceRun.objects.filter(
-        status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
-    ).values_list("pk", flat=True):
-        if fail_run(run_id, _("Worker lost: the process running this run stopped responding.")):
-            failed.append(run_id)
-    connection = redis_connection()
-    for run in InferenceRun.objects.filter(
-        status=Status.QUEUED, created_at__lt=now - QUEUED_GRACE
-    ).prefetch_related("shards"):
-        if run.shards.all():
-            continue  # shard jobs are re-queued by enqueue_run when a shard is lost below
+    if run.shards.exists():
+        jobs = {
+            f"{run_job_id(run.pk)}-shard-{index}": index
+            for index in run.shards.filter(status=Status.QUEUED).values_list("index", flat=True)
+        }
+    else:
+        jobs = {run_job_id(run.pk): None}
+    lost = []
+    for job_id, index in jobs.items():
         try:
-            job = Job.fetch(run_job_id(run.pk), connection=connection)
+            job = Job.fetch(job_id, connection=connection)
         except NoSuchJobError:
-            enqueue_run(run, connection)  # Redis lost it (restart without persistence): resume
+            lost.append(index)
             continue
-        if job.get_status() in ("failed", "stopped", "canceled"):
-            if fail_run(run.pk, _("The job ended before the run started: %(status)s.")
-                        % {"status": job.get_status()}):
-                failed.append(run.pk)
-    return failed
+        status = job.get_status()
+        if status in ("failed", "stopped", "canceled"):
+            return _("The job ended before the run started: %(status)s.") % {"status": status}
+        beat = job.last_heartbeat or job.started_at
+        if status == "started" and beat is not None and beat < stale_before - JOB_HEARTBEAT_SLACK:
+            return _("Worker lost: the worker that took this run stopped before starting it.")
+    # Redis lost them (a restart without persistence): queue them again, once across workers.
+    if lost and connection.set(f"portal:requeued:{run.pk}", 1, nx=True, ex=30):
+        enqueue_run(run, connection, shards=[i for i in lost if i is not None] or None)
+    return ""

@@ -43,13 +43,17 @@ def shardable(device: str, images: int) -> bool:
     return device in ("cpu", "any-gpu") and images > settings.INFERENCE_SHARD_SIZE
 
 
-def enqueue_run(run: InferenceRun, connection: redis.Redis | None = None) -> None:
-    """Put the run's job (or its queued shards' jobs) on its device's queue; ids follow the run."""
+def enqueue_run(
+    run: InferenceRun, connection: redis.Redis | None = None, shards: list[int] | None = None
+) -> None:
+    """Put the run's job (or its queued shards' jobs, or only `shards`) on its device's queue;
+    job ids follow the run."""
     queue = queue_for_device(run.device, connection)
     options = dict(job_timeout=settings.INFERENCE_JOB_TIMEOUT, result_ttl=3600,
                    failure_ttl=7 * 24 * 3600)
-    shards = list(run.shards.filter(status=InferenceRun.Status.QUEUED).values_list(
-        "index", flat=True))
+    if shards is None:
+        shards = list(run.shards.filter(status=InferenceRun.Status.QUEUED).values_list(
+            "index", flat=True))
     if not shards:
         queue.enqueue("validation.jobs.run_inference_job", run.pk, job_id=run_job_id(run.pk),
                       description=f"validation run {run.pk}", **options)
