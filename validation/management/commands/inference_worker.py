@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from validation import devices
 from validation.queueing import redis_connection
-from validation.worker import DeviceHeartbeat, build_worker
+from validation.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
 
 
 class Command(BaseCommand):
@@ -27,6 +27,10 @@ class Command(BaseCommand):
         os.environ["PORTAL_WORKER_DEVICE"] = device
         host = devices.this_host()
         os.environ.setdefault("PORTAL_WORKER_HOST", host)
+        try:
+            warm_up_model_loading()
+        except Exception as exc:  # noqa: BLE001 - only a speed-up: jobs import what they need
+            self.stderr.write(f"model loading was not warmed up: {exc}")
         conn = redis_connection()
         worker = build_worker(host, device, conn, name or f"{host}-{device}-{os.getpid()}")
         heartbeat = DeviceHeartbeat(worker, host, device, conn)
