@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from validation.exports import run_document, run_queryset
 from validation.models import ApiToken, InferenceRun
-from validation.views.access import visible_runs
+from validation.views.access import parse_id, visible_runs
 
 PREFIX_LENGTH = 8
 TOKEN_BYTES = 32
@@ -90,8 +90,10 @@ def api_view(view):
 
 
 def _by_id_or_name(runs: QuerySet, field: str, value: str) -> QuerySet:
-    key = f"{field}_id" if value.isdigit() else f"{field}__name"
-    return runs.filter(**{key: int(value) if value.isdigit() else value})
+    if not value.isdigit():
+        return runs.filter(**{f"{field}__name": value})
+    pk = parse_id(value)
+    return runs.filter(**{f"{field}_id": pk}) if pk is not None else runs.none()
 
 
 def filter_api_runs(runs: QuerySet, params) -> tuple[QuerySet, dict[str, list[str]]]:

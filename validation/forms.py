@@ -217,6 +217,14 @@ def parse_source(text: str) -> list[tuple[str, object, int | None]]:
             _("Line %(line)d, column %(column)d: %(message)s")
             % {"line": exc.lineno, "column": exc.colno, "message": exc.msg}
         ) from exc
+    except RecursionError:  # "[[[[…" a few thousand deep exhausts the parser's stack
+        raise LabelConfidenceError(
+            _(
+                "The label confidences are nested too deeply; use one object such as "
+                '{"scratch": 0.5}.'
+            ),
+            line=1,
+        ) from None
     if not isinstance(data, _Pairs):
         raise LabelConfidenceError(
             _('The label confidences must be a JSON object such as {"scratch": 0.5}.'), line=1

@@ -131,7 +131,7 @@ def annotations_save(request, pk: int) -> JsonResponse:
     image = get_image_for_user(request.user, pk)
     try:
         payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting exhausts the stack
         message = _("The request body is not valid JSON.")
         return JsonResponse(
             {"errors": [{"index": None, "field": "body", "message": message}]}, status=400

@@ -20,15 +20,25 @@ class HtmxHttpRequest(HttpRequest):
 
 
 M = TypeVar("M", bound=Model)
+MAX_ID = 2**63 - 1  # the largest id a 64-bit primary key can hold
+
+
+def parse_id(value) -> int | None:
+    """An id from a query or form: a whole number the database can hold, else None.
+
+    SQLite raises OverflowError for larger numbers in filters such as `pk__in` and `fk_id=`.
+    """
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_ID else None
 
 
 def first_by_pk(queryset: QuerySet[M], value) -> M | None:
     """The row with this id, or None for a missing or malformed id."""
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        return None
-    return queryset.filter(pk=pk).first()
+    pk = parse_id(value)
+    return queryset.filter(pk=pk).first() if pk is not None else None
 
 
 def visible_runs(user) -> QuerySet[InferenceRun]:

@@ -23,6 +23,7 @@ from validation.views.access import (
     fragment_or_page,
     get_run_image,
     page_params,
+    parse_id,
     wants_fragment,
 )
 from validation.views.presentation import (
@@ -205,7 +206,7 @@ def selected_ids(params) -> list[int]:
     ids: list[int] = []
     for chunk in raw:
         for part in chunk.split(","):
-            value = _int(part.strip())
+            value = parse_id(part)
             if value is not None and value not in ids:
                 ids.append(value)
     return ids[:MAX_SELECTION]

@@ -13,25 +13,18 @@ from django.views.decorators.http import require_GET
 
 from projects.models import Project
 from validation.models import DetectionModel, InferenceRun, Process
-from validation.views.access import HtmxHttpRequest, fragment_or_page, visible_runs
+from validation.views.access import HtmxHttpRequest, fragment_or_page, parse_id, visible_runs
 from validation.views.review import filter_by_review
 
 RUNS_PER_PAGE = 25
 FILTERS = ("process", "model", "project", "status", "review")
 
 
-def _id(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def filter_runs(runs: QuerySet[InferenceRun], params: Mapping) -> tuple[QuerySet, dict]:
     """Apply the list filters; unknown values are ignored rather than refused."""
     active: dict[str, str] = {}
     for name in ("process", "model", "project"):
-        value = _id(params.get(name))
+        value = parse_id(params.get(name))
         if value is not None:
             runs = runs.filter(**{f"{name}_id": value})
             active[name] = str(value)
