@@ -42,8 +42,10 @@ def parse_coco(root: Path, report: ImportReport, json_path: Path | None = None) 
     if json_path is None:
         return None
     reader = _CocoReader(root, json_path, report)
+    errors = report.error_count
     data = load_json(json_path, reader.where, report)
-    if data is None or not reader.check_top(data):
+    # None is also a valid document ("null"): check_top then says what the top level must be.
+    if report.error_count > errors or not reader.check_top(data):
         return None
     labels, category_index = reader.categories(data["categories"])
     images = reader.images(data["images"])

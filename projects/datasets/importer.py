@@ -109,8 +109,12 @@ def _read(source: Path, fmt: str, scratch: Path, report: ImportReport) -> Draft 
         report.error(source.name, _("does not exist"))
         return None
     draft = parse_coco(root, report, json_path) if fmt == "coco" else parse_yolo(root, report)
+    if draft is None and report.ok:  # never silent: a dataset that cannot be read says so
+        report.error("", _("the dataset cannot be read"))
     if draft is not None and not draft.images and report.ok:
         report.error("", _("the dataset has no images"))
+    if source.is_file():  # an uploaded archive: its name is what the user knows
+        report.locate_in(source.name)
     return draft
 
 

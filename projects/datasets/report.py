@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -104,6 +104,14 @@ class ImportReport:
             self.warnings.append(_problem(file, message, where))
         else:
             self.warnings_omitted += 1
+
+    def locate_in(self, name: str) -> None:
+        """Problems of the dataset as a whole are located in the archive or folder it came in."""
+        for problems in (self.errors, self.warnings):
+            problems[:] = [
+                replace(p, file=printable(name)) if not p.file and p.line is None else p
+                for p in problems
+            ]
 
     def summary(self) -> str:
         """One sentence: what was imported, or why nothing was."""
