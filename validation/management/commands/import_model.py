@@ -64,7 +64,7 @@ class Command(BaseCommand):
         }
         labels = parse_labels(o["labels"]) if o["labels"] else []
         if o["spec_json"]:
-            data = json.loads(o["spec_json"].read_text(encoding="utf-8"))
+            data = _spec(o["spec_json"])
             labels = labels or list(data.get("labels", []))
             for key in (
                 "input_size",
@@ -91,6 +91,17 @@ class Command(BaseCommand):
         self.stdout.write(f"probe: {model.probe_status} {model.probe_message}".rstrip())
         if model.probe_status == DetectionModel.ProbeStatus.FAILED:
             raise CommandError(model.probe_message)
+
+
+def _spec(path: Path) -> dict:
+    """The --spec-json file as an object, or a CommandError saying what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CommandError(f"--spec-json {path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise CommandError(f"--spec-json {path}: expected a JSON object, not {type(data).__name__}")
+    return data
 
 
 def _floats(text: str) -> list[float]:
