@@ -81,7 +81,7 @@ class LabelConfidenceInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["label_name", "confidence"]
-    readonly_fields = fields
+    readonly_fields = ["label_name", "confidence"]
 
     def has_add_permission(self, request, obj=None):
         return False

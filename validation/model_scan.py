@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 _MAX_DEPTH = 3  # zips inside zips: torch.save archives inside a .pt2 archive
 _MAX_NESTED_BYTES = 256 * 1024 * 1024
@@ -233,7 +233,7 @@ def _globals_of_one(stream: _Prefixed, entry: str) -> Generator[Finding, None, b
     """
     machine = _Machine()
     try:
-        for opcode, arg, _pos in pickletools.genops(stream):
+        for opcode, arg, _pos in pickletools.genops(cast(IO[bytes], stream)):
             name = opcode.name
             if name in ("GLOBAL", "INST"):
                 module, _sep, attr = str(arg).partition(" ")
@@ -245,23 +245,20 @@ def _globals_of_one(stream: _Prefixed, entry: str) -> Generator[Finding, None, b
                     machine.stack.append(_Value.CALLABLE)
                     continue
             elif name == "STACK_GLOBAL":
-                attr, module = machine.pop(), machine.pop()
-                if _Value.UNKNOWN in (module, attr):
+                top, below = machine.pop(), machine.pop()
+                if _Value.UNKNOWN in (below, top):
                     yield Finding(entry, "a global whose name is computed while loading")
-                elif (
-                    not isinstance(module, str)
-                    or not isinstance(attr, str)
-                    or not _importable(module, attr)
-                ):
+                elif not _importable(below, top):
                     return False
-                elif not is_allowed(f"{module}.{attr}"):
-                    yield Finding(entry, f"{module}.{attr}")
+                elif not is_allowed(f"{below}.{top}"):
+                    yield Finding(entry, f"{below}.{top}")
                 machine.stack.append(_Value.CALLABLE)
                 continue
             elif name.startswith("EXT"):  # a global from copyreg's registry (empty by default)
-                if arg not in copyreg._inverted_registry:
+                registry = getattr(copyreg, "_inverted_registry", {})
+                if arg not in registry:
                     return False  # "unregistered extension code": the unpickler stops here
-                module, attr = copyreg._inverted_registry[arg]
+                module, attr = registry[arg]
                 if not is_allowed(f"{module}.{attr}"):
                     yield Finding(entry, f"{module}.{attr}")
                 machine.stack.append(_Value.CALLABLE)
