@@ -72,6 +72,9 @@ bench: setup
 	$(PY) bench/metrics.py
 	$(PY) bench/pipeline.py --memory
 	$(PY) bench/instances_save.py
+	$(PY) bench/whatif.py
+	$(PY) bench/load.py
+	DATABASE_URL=$$(./scripts/start_postgres.sh portal_bench --fresh) $(PY) bench/load.py
 
 ## gpu-wheel: the abi3 wheel of metrics_rs that bench/gpu_check.sh installs on a GPU machine
 gpu-wheel: setup

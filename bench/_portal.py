@@ -10,12 +10,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def setup_django(var_dir: str | None = None) -> Path:
+def setup_django(var_dir: str | None = None, keep_database_url: bool = False) -> Path:
     """Point settings at a fresh var folder (database, media) and migrate."""
     var = Path(var_dir or tempfile.mkdtemp(prefix="portal-bench-"))
     os.environ["PORTAL_VAR_DIR"] = str(var)
+    os.environ["MEDIA_ROOT"] = str(var / "media")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.pop("DATABASE_URL", None)
+    if not keep_database_url:
+        os.environ.pop("DATABASE_URL", None)
     sys.path.insert(0, str(REPO))
     import django
     from django.core.management import call_command
@@ -35,7 +37,9 @@ def synthetic_run(images: int = 2000, instances: int = 100_000, labels: int = 10
     from validation.models import DetectionModel, InferenceRun, Process
 
     rng = np.random.default_rng(seed)
-    user = get_user_model().objects.create_user("bench", password="bench-pass-123", is_staff=False)
+    user = get_user_model().objects.filter(username="bench").first()
+    if user is None:
+        user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     project = Project.objects.create(name=f"bench {seed}")
     project.members.add(user)
     names = [f"defect-{i}" for i in range(labels)]

@@ -2,6 +2,8 @@
 # Starts Debian's PostgreSQL on loopback (installing it if missing) and makes the test role.
 # Prints the DATABASE_URL to use.
 set -euo pipefail
+DB="${1:-portal}"
+FRESH="${2:-}"
 WITH_POSTGRES=1 "$(dirname "$0")/install_system_deps.sh" >&2
 version=$(ls /usr/lib/postgresql | sort -n | tail -1)
 SUDO=""
@@ -21,6 +23,7 @@ done
 "${AS_PG[@]}" psql -p "$port" -qAtc \
   "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portal') THEN
      CREATE ROLE portal LOGIN SUPERUSER PASSWORD 'portal-test'; END IF; END \$\$;" >&2
-"${AS_PG[@]}" psql -p "$port" -qAtc "SELECT 1 FROM pg_database WHERE datname = 'portal'" \
-  | grep -q 1 || "${AS_PG[@]}" createdb -p "$port" -O portal portal >&2
-echo "postgres://portal:portal-test@127.0.0.1:${port}/portal"
+if [ "$FRESH" = "--fresh" ]; then "${AS_PG[@]}" dropdb -p "$port" --if-exists "$DB" >&2; fi
+"${AS_PG[@]}" psql -p "$port" -qAtc "SELECT 1 FROM pg_database WHERE datname = '$DB'" \
+  | grep -q 1 || "${AS_PG[@]}" createdb -p "$port" -O portal "$DB" >&2
+echo "postgres://portal:portal-test@127.0.0.1:${port}/${DB}"
