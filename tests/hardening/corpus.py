@@ -1,0 +1,617 @@
+"""The bad-input corpus: datasets, images and annotation files, generated deterministically.
+
+Each case builds one file under a folder it is given (same bytes every time: fixed zip dates,
+seeded pixels) and says what the portal must answer: refused with a reason located at `where`,
+or (`where=None`) imported whole. Model files are in corpus_models.py, form values in
+corpus_forms.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import struct
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+DATE = (1980, 1, 1, 0, 0, 0)
+Entries = list[tuple[str | zipfile.ZipInfo, bytes]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad (or odd but valid) input and the answer it must get."""
+
+    name: str
+    build: Callable[[Path], Path]
+    where: str | None  # text the located reason contains; None: imported whole
+    fmt: str = "coco"
+    settings: dict = field(default_factory=dict)
+    size: tuple[int, int] | None = None  # for accepted images: the size the import must record
+    either: bool = False  # an odd file a decoder may accept or refuse; both must be clean
+
+
+# ---------------------------------------------------------------- bytes
+
+
+def pixels(width: int, height: int, seed: int = 0, channels: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
+
+
+def image_bytes(fmt: str, size=(32, 24), mode: str = "RGB", seed: int = 0, **options) -> bytes:
+    """An image file in memory; `mode` converts seeded RGB noise (CMYK, I;16, P, 1, …)."""
+    picture = PILImage.fromarray(pixels(*size, seed=seed)).convert(
+        mode if mode not in ("I;16", "I") else "L"
+    )
+    if mode in ("I;16", "I"):
+        picture = PILImage.fromarray(np.asarray(picture).astype(np.uint16) * 257)
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def exif_jpeg(orientation: int, size=(32, 24)) -> bytes:
+    exif = PILImage.Exif()
+    exif[0x0112] = orientation
+    return image_bytes("JPEG", size, exif=exif)
+
+
+def zip_bytes(entries: Entries, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip with fixed dates, entries as given (ZipInfo for modes and flags)."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", compression) as archive:
+        warnings.simplefilter("ignore", UserWarning)  # duplicate names are made on purpose
+        for entry, data in entries:
+            info = entry if isinstance(entry, zipfile.ZipInfo) else zipfile.ZipInfo(entry, DATE)
+            if not isinstance(entry, zipfile.ZipInfo):
+                info.compress_type = compression
+                info.external_attr = (stat.S_IFREG | 0o644) << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def special(name: str, mode: int, data: bytes = b"") -> tuple[zipfile.ZipInfo, bytes]:
+    """An entry with a file mode of its own (symbolic link, FIFO, …)."""
+    info = zipfile.ZipInfo(name, DATE)
+    info.external_attr = mode << 16
+    return info, data
+
+
+def write(folder: Path, name: str, data: bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------- the base datasets
+
+
+IMAGES = {"images/a.jpg": (32, 24), "images/b.png": (20, 16)}
+
+
+def coco_document(**changes) -> dict:
+    document = {
+        "images": [
+            {"id": 1, "file_name": "a.jpg", "width": 32, "height": 24},
+            {"id": 2, "file_name": "b.png", "width": 20, "height": 16},
+        ],
+        "categories": [{"id": 1, "name": "scratch"}, {"id": 2, "name": "dent"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 8]},
+            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [1, 1, 5, 5]},
+        ],
+    }
+    document.update(changes)
+    return document
+
+
+def base_images() -> Entries:
+    return [
+        ("images/a.jpg", image_bytes("JPEG", (32, 24), seed=1)),
+        ("images/b.png", image_bytes("PNG", (20, 16), seed=2)),
+    ]
+
+
+def coco_entries(document: dict | str | bytes | None = None, images: Entries | None = None):
+    if document is None:
+        document = coco_document()
+    if isinstance(document, dict):
+        text = json.dumps(document, ensure_ascii=False).encode()
+    else:
+        text = document.encode() if isinstance(document, str) else document
+    return [*(base_images() if images is None else images), ("annotations.json", text)]
+
+
+def yolo_entries(labels: dict[str, bytes | str] | None = None, names: bytes | str | None = None):
+    labels = {"a.txt": "0 0.5 0.5 0.25 0.5\n", "b.txt": "1 0.5 0.5 0.5 0.5\n"} | (labels or {})
+    names = "names: [scratch, dent]\n" if names is None else names
+    entries: Entries = [*base_images()]
+    for name, text in labels.items():
+        entries.append((f"labels/{name}", text.encode() if isinstance(text, str) else text))
+    if names != b"":
+        entries.append(("data.yaml", names.encode() if isinstance(names, str) else names))
+    return entries
+
+
+def zipped(name: str, entries: Callable[[], Entries], **options) -> Callable[[Path], Path]:
+    return lambda folder: write(folder, name, zip_bytes(entries(), **options))
+
+
+# ---------------------------------------------------------------- archives
+
+
+def _patched(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert old in data
+    return data.replace(old, new)
+
+
+def _lying_sizes(folder: Path) -> Path:
+    """An entry whose headers declare 100 bytes; it inflates to 600 000 (a bomb in disguise)."""
+    data = zip_bytes([*coco_entries(), ("images/pad.txt", b"x" * 600_000)])
+    size = struct.pack("<I", 600_000)
+    return write(folder, "lying.zip", data.replace(size, struct.pack("<I", 100)))
+
+
+def _bad_crc(folder: Path) -> Path:
+    entries = coco_entries()
+    data = zip_bytes(entries, compression=zipfile.ZIP_STORED)
+    jpeg = entries[0][1]
+    flipped = jpeg[:200] + bytes([jpeg[200] ^ 0xFF]) + jpeg[201:]
+    return write(folder, "crc.zip", data.replace(jpeg, flipped))
+
+
+def _unknown_method(folder: Path) -> Path:
+    data = bytearray(zip_bytes(coco_entries(), compression=zipfile.ZIP_STORED))
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + offset : start + offset + 2] = struct.pack("<H", 99)  # AES
+            start = data.find(signature, start + 4)
+    return write(folder, "method.zip", bytes(data))
+
+
+def _encrypted_flag(folder: Path) -> Path:
+    """An entry flagged as encrypted (zipfile clears the flag when writing: set in the bytes)."""
+    data = bytearray(zip_bytes(coco_entries(), compression=zipfile.ZIP_STORED))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        data[start + offset] |= 0x1  # the first entry: images/a.jpg
+    return write(folder, "encrypted.zip", bytes(data))
+
+
+def _too_many(count: int) -> Entries:
+    return [*coco_entries(), *((f"extra/{i:03d}.txt", b"x") for i in range(count))]
+
+
+def _random_text(size: int) -> bytes:
+    rng = np.random.default_rng(7)
+    return bytes(rng.integers(97, 123, size=size, dtype=np.uint8))
+
+
+def archive_cases(tmp: Path) -> list[Case]:
+    """Zip archives that try to climb out, lie, explode or are not archives at all."""
+    pwned = "pwned.txt"
+    cases = [
+        Case(
+            "dotdot",
+            zipped("d.zip", lambda: [*coco_entries(), ("../../" + pwned, b"x")]),
+            "../../pwned.txt",
+        ),
+        Case(
+            "dotdot-deep",
+            zipped("d.zip", lambda: [*coco_entries(), ("../" * 12 + pwned, b"x")]),
+            "climbs out",
+        ),
+        Case(
+            "dotdot-inside",
+            zipped("d.zip", lambda: [*coco_entries(), ("images/../../" + pwned, b"x")]),
+            "images/../../pwned.txt",
+        ),
+        Case(
+            "dotdot-backslash",
+            zipped("d.zip", lambda: [*coco_entries(), ("..\\..\\" + pwned, b"x")]),
+            "..\\..\\pwned.txt",
+        ),
+        Case(
+            "dotdot-folder", zipped("d.zip", lambda: [*coco_entries(), ("../", b"")]), "climbs out"
+        ),
+        Case(
+            "absolute",
+            zipped("d.zip", lambda: [*coco_entries(), (str(tmp / "abs-" / pwned), b"x")]),
+            "absolute path",
+        ),
+        Case(
+            "absolute-root",
+            zipped("d.zip", lambda: [*coco_entries(), ("/" + pwned, b"x")]),
+            "absolute path",
+        ),
+        Case(
+            "drive-letter",
+            zipped("d.zip", lambda: [*coco_entries(), ("C:/Windows/" + pwned, b"x")]),
+            "drive letter",
+        ),
+        Case(
+            "drive-backslash",
+            zipped("d.zip", lambda: [*coco_entries(), ("C:\\" + pwned, b"x")]),
+            "drive letter",
+        ),
+        Case(
+            "symlink-file",
+            zipped(
+                "d.zip",
+                lambda: [
+                    *coco_entries(),
+                    special("images/c.jpg", stat.S_IFLNK | 0o777, b"/etc/passwd"),
+                ],
+            ),
+            "symbolic links",
+        ),
+        Case(
+            "symlink-folder-then-file",
+            zipped(
+                "d.zip",
+                lambda: [
+                    *coco_entries(),
+                    special("link", stat.S_IFLNK | 0o777, str(tmp).encode()),
+                    ("link/" + pwned, b"x"),
+                ],
+            ),
+            "symbolic links",
+        ),
+        Case(
+            "symlink-annotations",
+            zipped(
+                "d.zip",
+                lambda: [
+                    *base_images(),
+                    special("annotations.json", stat.S_IFLNK | 0o777, b"../../../etc/passwd"),
+                ],
+            ),
+            "symbolic links",
+        ),
+        Case(
+            "fifo",
+            zipped(
+                "d.zip", lambda: [*coco_entries(), special("images/pipe", stat.S_IFIFO | 0o644)]
+            ),
+            "special files",
+        ),
+        Case(
+            "device",
+            zipped("d.zip", lambda: [*coco_entries(), special("images/dev", stat.S_IFCHR | 0o644)]),
+            "special files",
+        ),
+        Case(
+            "zip-bomb",
+            zipped("d.zip", lambda: [*coco_entries(), ("images/bomb.jpg", bytes(8 * 1024 * 1024))]),
+            "zip bomb",
+        ),
+        Case("zip-bomb-lying-header", _lying_sizes, "images/pad.txt"),
+        Case(
+            "too-many-entries",
+            zipped("d.zip", lambda: _too_many(40)),
+            "entries, more than the limit",
+            settings={"IMPORT_MAX_ENTRIES": 40},
+        ),
+        Case(
+            "unpacks-too-large",
+            zipped("d.zip", lambda: [*coco_entries(), ("notes.txt", _random_text(600_000))]),
+            "unpacks to",
+            settings={"IMPORT_MAX_ARCHIVE_BYTES": 500_000},
+        ),
+        Case("encrypted-flag", _encrypted_flag, "encrypted"),
+        Case(
+            "duplicate-entry",
+            zipped("d.zip", lambda: [*coco_entries(), ("images/a.jpg", b"again")]),
+            "duplicate entry",
+        ),
+        Case(
+            "file-and-folder",
+            zipped("d.zip", lambda: [*coco_entries(), ("images/a.jpg/x.txt", b"x")]),
+            "both a file and a folder",
+        ),
+        Case("bad-crc", _bad_crc, "images/a.jpg"),
+        Case("unknown-compression", _unknown_method, "cannot extract"),
+        Case(
+            "long-entry-name",
+            zipped(
+                "d.zip",
+                lambda: [*coco_entries(), ("images/" + "a" * 300 + ".jpg", image_bytes("JPEG"))],
+            ),
+            "a" * 40,
+        ),
+        Case(
+            "text-named-zip", lambda f: write(f, "d.zip", b"PK but not really a zip\n"), "archive"
+        ),
+        Case("empty-file", lambda f: write(f, "d.zip", b""), "archive"),
+        Case(
+            "truncated-zip", lambda f: write(f, "d.zip", zip_bytes(coco_entries())[:300]), "archive"
+        ),
+        Case("gzip-named-zip", lambda f: write(f, "d.zip", zlib.compress(b"x" * 100)), "archive"),
+        Case("empty-zip", zipped("d.zip", lambda: []), "d.zip"),
+        Case(
+            "only-folders", zipped("d.zip", lambda: [("images/", b""), ("labels/", b"")]), "d.zip"
+        ),
+        Case(
+            "nested-zip",
+            zipped("d.zip", lambda: [("inner.zip", zip_bytes(coco_entries()))]),
+            "d.zip",
+        ),
+        Case("no-annotation-file", zipped("d.zip", base_images), "d.zip"),
+        # Odd but valid: imported whole.
+        Case(
+            "macos-junk",
+            zipped(
+                "d.zip",
+                lambda: [
+                    *coco_entries(),
+                    ("__MACOSX/._a.jpg", b"\x00junk"),
+                    ("images/.DS_Store", b"junk"),
+                ],
+            ),
+            None,
+        ),
+        Case(
+            "wrapped-in-a-folder",
+            zipped("d.zip", lambda: [(f"批次/{n}", d) for n, d in coco_entries()]),
+            None,
+        ),
+        Case(
+            "stored-not-deflated",
+            zipped("d.zip", coco_entries, compression=zipfile.ZIP_STORED),
+            None,
+        ),
+        Case("gbk-names", lambda f: write(f, "d.zip", _gbk_zip()), None),
+    ]
+    return cases
+
+
+def _gbk_zip() -> bytes:
+    """An image name written in GBK without the UTF-8 flag, as Windows in a Chinese locale does."""
+    document = coco_document(
+        images=[{"id": 1, "file_name": "划痕.jpg", "width": 32, "height": 24}],
+        annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 8]}],
+    )
+    gbk = "images/划痕.jpg".encode("gb18030")
+    placeholder = b"images/XXXX.jpg"
+    assert len(gbk) == len(placeholder)
+    entries = [
+        (placeholder.decode(), image_bytes("JPEG", seed=1)),
+        ("annotations.json", json.dumps(document, ensure_ascii=False).encode()),
+    ]
+    return zip_bytes(entries).replace(placeholder, gbk)
+
+
+# ---------------------------------------------------------------- images
+
+
+def _with_image(name: str, data: Callable[[], bytes], declared=(32, 24)) -> Callable[[Path], Path]:
+    """The COCO base dataset with its first image replaced by this file (made when built)."""
+
+    def entries() -> Entries:
+        document = coco_document()
+        document["images"][0].update(file_name=name, width=declared[0], height=declared[1])
+        return coco_entries(document, [(f"images/{name}", data()), base_images()[1]])
+
+    return zipped("images.zip", entries)
+
+
+def _truncated(fmt: str) -> bytes:
+    data = image_bytes(fmt, (64, 48))
+    return data[: len(data) * 6 // 10]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims the size; its one row of data is all it has."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    data = bytearray(image_bytes("JPEG", (16, 16)))
+    start = data.find(b"\xff\xc0")
+    data[start + 5 : start + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _gif_claiming(width: int, height: int) -> bytes:
+    data = bytearray(image_bytes("GIF", (8, 8), mode="P"))
+    data[6:10] = struct.pack("<HH", width, height)
+    descriptor = data.find(b"\x2c")
+    data[descriptor + 5 : descriptor + 9] = struct.pack("<HH", width, height)
+    return bytes(data)
+
+
+def _bmp_claiming(width: int, height: int) -> bytes:
+    data = bytearray(image_bytes("BMP", (8, 8)))
+    data[18:26] = struct.pack("<ii", width, height)
+    return bytes(data)
+
+
+def _broken_exif() -> bytes:
+    data = bytearray(exif_jpeg(6))
+    start = data.find(b"Exif\x00\x00")
+    data[start + 10 : start + 30] = b"\xff" * 20  # the IFD offsets now point nowhere
+    return bytes(data)
+
+
+def image_cases() -> list[Case]:
+    """Image files that are broken, lie about their size, or are unusual but valid."""
+    cases = []
+    for fmt, suffix in (
+        ("JPEG", "jpg"),
+        ("PNG", "png"),
+        ("BMP", "bmp"),
+        ("TIFF", "tif"),
+        ("WEBP", "webp"),
+        ("GIF", "gif"),
+    ):
+        name = f"c.{suffix}"
+        mode = "P" if fmt == "GIF" else "RGB"
+        cases += [
+            Case(f"empty-{suffix}", _with_image(name, lambda: b""), f"images/{name}"),
+            Case(
+                f"truncated-{suffix}",
+                _with_image(name, lambda fmt=fmt: _truncated(fmt)),
+                f"images/{name}",
+                either=fmt in ("GIF", "BMP", "TIFF"),
+            ),
+            Case(
+                f"text-named-{suffix}",
+                _with_image(name, lambda: b"this is not an image\n"),
+                f"images/{name}",
+            ),
+            Case(
+                f"garbage-tail-{suffix}",
+                _with_image(
+                    name, lambda fmt=fmt, mode=mode: image_bytes(fmt, mode=mode) + b"\x00" * 4096
+                ),
+                None,
+                either=True,
+            ),
+        ]
+    cases += [
+        Case(
+            "html-named-png",
+            _with_image("c.png", lambda: b"<html><script>alert(1)</script>"),
+            "images/c.png",
+        ),
+        Case(
+            "svg-named-jpg",
+            _with_image("c.jpg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+            "images/c.jpg",
+        ),
+        Case(
+            "pdf-named-jpg",
+            _with_image("c.jpg", lambda: b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n"),
+            "images/c.jpg",
+        ),
+        Case(
+            "postscript-named-jpg",
+            _with_image("c.jpg", lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"),
+            "images/c.jpg",
+        ),
+        Case(
+            "zip-named-png", _with_image("c.png", lambda: zip_bytes([("a", b"b")])), "images/c.png"
+        ),
+        Case(
+            "pixel-bomb-png",
+            _with_image("c.png", lambda: _png_header(40000, 40000)),
+            "decompression bomb",
+        ),
+        Case(
+            "pixel-bomb-png-just-over",
+            _with_image("c.png", lambda: _png_header(10000, 10000)),
+            "decompression bomb",
+        ),
+        Case(
+            "pixel-bomb-jpeg",
+            _with_image("c.jpg", lambda: _jpeg_claiming(65000, 65000)),
+            "decompression bomb",
+        ),
+        Case(
+            "pixel-bomb-gif",
+            _with_image("c.gif", lambda: _gif_claiming(65535, 65535)),
+            "decompression bomb",
+        ),
+        Case(
+            "pixel-bomb-bmp",
+            _with_image("c.bmp", lambda: _bmp_claiming(60000, 60000)),
+            "images/c.bmp",
+        ),
+        Case("zero-width-png", _with_image("c.png", lambda: _png_header(0, 10)), "images/c.png"),
+        Case("png-header-only", _with_image("c.png", lambda: _png_header(32, 24)), "images/c.png"),
+        # Unusual but valid images: imported with the size they are shown at.
+        Case(
+            "cmyk-jpeg",
+            _with_image("c.jpg", lambda: image_bytes("JPEG", mode="CMYK")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "cmyk-tiff",
+            _with_image("c.tif", lambda: image_bytes("TIFF", mode="CMYK")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "16-bit-png",
+            _with_image("c.png", lambda: image_bytes("PNG", mode="I;16")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "16-bit-tiff",
+            _with_image("c.tif", lambda: image_bytes("TIFF", mode="I;16")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "grey-png",
+            _with_image("c.png", lambda: image_bytes("PNG", mode="L")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "rgba-png",
+            _with_image("c.png", lambda: image_bytes("PNG", mode="RGBA")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "palette-png",
+            _with_image("c.png", lambda: image_bytes("PNG", mode="P")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "1-bit-png",
+            _with_image("c.png", lambda: image_bytes("PNG", mode="1")),
+            None,
+            size=(32, 24),
+        ),
+        Case(
+            "progressive-jpeg",
+            _with_image("c.jpg", lambda: image_bytes("JPEG", progressive=True)),
+            None,
+            size=(32, 24),
+        ),
+        Case("broken-exif", _with_image("c.jpg", lambda: _broken_exif()), None, either=True),
+        Case(
+            "declared-size-wrong",
+            _with_image("c.jpg", lambda: image_bytes("JPEG"), declared=(99, 77)),
+            None,
+            size=(32, 24),
+        ),
+    ]
+    for orientation in range(1, 9):
+        turned = orientation in (5, 6, 7, 8)
+        cases.append(
+            Case(
+                f"exif-orientation-{orientation}",
+                _with_image(
+                    "c.jpg",
+                    lambda o=orientation: exif_jpeg(o),
+                    declared=(24, 32) if turned else (32, 24),
+                ),
+                None,
+                size=(24, 32) if turned else (32, 24),
+            )
+        )
+    return cases

@@ -1,0 +1,268 @@
+"""Bad annotation files of the corpus: COCO documents and YOLO label and names files."""
+
+from __future__ import annotations
+
+import json
+
+from tests.hardening.corpus import Case, coco_document, coco_entries, yolo_entries, zipped
+
+J = "annotations.json"
+
+
+def _coco(document) -> object:
+    return zipped("coco.zip", lambda: coco_entries(document))
+
+
+def _annotation(**changes) -> dict:
+    """The base document with its first annotation changed."""
+    document = coco_document()
+    document["annotations"][0].update(changes)
+    return document
+
+
+def _image(**changes) -> dict:
+    document = coco_document()
+    document["images"][0].update(changes)
+    return document
+
+
+def _bbox_text(text: str) -> str:
+    """The base document with the first bbox spelled exactly as given (NaN, 1e999…)."""
+    return json.dumps(_annotation(bbox="BBOX")).replace('"BBOX"', text)
+
+
+def coco_cases() -> list[Case]:
+    base = json.dumps(coco_document())
+    nested = "[" * 100_000 + "]" * 100_000
+    cases = [
+        Case("json-truncated", _coco(base[: len(base) // 2]), J),
+        Case("json-trailing-comma", _coco(base[:-1] + ",}"), J),
+        Case("json-single-quotes", _coco(base.replace('"', "'")), J),
+        Case("json-empty", _coco(""), J),
+        Case("json-list", _coco("[]"), J),
+        Case("json-string", _coco('"annotations"'), J),
+        Case("json-null", _coco("null"), J),
+        Case("json-not-utf8", _coco(base.encode("utf-16")), J),
+        Case("json-latin1-bytes", _coco(base.replace("dent", "d\xe9nt").encode("latin-1")), J),
+        Case("json-nested-too-deep", _coco(nested), J),
+        Case("json-nul-bytes", _coco(b"\x00" * 64), J),
+        Case("bbox-nan", _coco(_bbox_text("[NaN, 2, 10, 8]")), J),
+        Case("bbox-infinity", _coco(_bbox_text("[2, 2, Infinity, 8]")), J),
+        Case("bbox-overflow", _coco(_bbox_text("[2, 2, 1e999, 8]")), J),
+        Case("bbox-negative-size", _coco(_annotation(bbox=[10, 8, -5, -4])), J),
+        Case("bbox-zero-area", _coco(_annotation(bbox=[2, 2, 0, 0])), J),
+        Case("bbox-outside", _coco(_annotation(bbox=[100, 100, 10, 10])), J),
+        Case("bbox-negative-origin", _coco(_annotation(bbox=[-20, -20, 10, 10])), J),
+        Case("bbox-huge", _coco(_annotation(bbox=[0, 0, 1e300, 1e300])), J),
+        Case("bbox-three-numbers", _coco(_annotation(bbox=[1, 2, 3])), J),
+        Case("bbox-strings", _coco(_annotation(bbox=["1", "2", "3", "4"])), J),
+        Case("bbox-null", _coco(_annotation(bbox=None)), J),
+        Case("bbox-object", _coco(_annotation(bbox={"x": 1})), J),
+        Case("bbox-booleans", _coco(_annotation(bbox=[True, True, True, True])), J),
+        Case("bbox-missing", _coco(_annotation(bbox=None) | {"annotations": [{"id": 1}]}), J),
+        Case("unknown-category", _coco(_annotation(category_id=99)), J),
+        Case("category-id-string", _coco(_annotation(category_id="1")), J),
+        Case("dangling-image-id", _coco(_annotation(image_id=42)), J),
+        Case("image-id-float", _coco(_annotation(image_id=1.5)), J),
+        Case("image-id-bool", _coco(_annotation(image_id=True)), J),
+        Case("duplicate-image-id", _coco(_image(id=2)), J),
+        Case(
+            "duplicate-annotation-id",
+            _coco(
+                coco_document(
+                    annotations=[
+                        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 8]},
+                        {"id": 1, "image_id": 2, "category_id": 2, "bbox": [1, 1, 5, 5]},
+                    ]
+                )
+            ),
+            J,
+        ),
+        Case(
+            "duplicate-category-id",
+            _coco(coco_document(categories=[{"id": 1, "name": "a"}, {"id": 1, "name": "b"}])),
+            J,
+        ),
+        Case(
+            "duplicate-category-name",
+            _coco(coco_document(categories=[{"id": 1, "name": "a"}, {"id": 2, "name": "a"}])),
+            J,
+        ),
+        Case(
+            "category-name-empty",
+            _coco(coco_document(categories=[{"id": 1, "name": " "}, {"id": 2, "name": "dent"}])),
+            J,
+        ),
+        Case(
+            "category-name-too-long",
+            _coco(
+                coco_document(categories=[{"id": 1, "name": "划" * 150}, {"id": 2, "name": "dent"}])
+            ),
+            J,
+        ),
+        Case(
+            "category-name-number",
+            _coco(coco_document(categories=[{"id": 1, "name": 7}, {"id": 2, "name": "dent"}])),
+            J,
+        ),
+        Case("file-name-climbs-out", _coco(_image(file_name="../../../etc/passwd")), J),
+        Case("file-name-absolute", _coco(_image(file_name="/etc/hostname")), J),
+        Case("file-name-drive", _coco(_image(file_name="C:\\images\\a.jpg")), J),
+        Case("file-name-missing-file", _coco(_image(file_name="nowhere.jpg")), J),
+        Case("file-name-null", _coco(_image(file_name=None)), J),
+        Case("file-name-folder", _coco(_image(file_name="")), J),
+        Case("file-name-nul", _coco(_image(file_name="a.jpg\x00.png")), J),
+        Case("width-string", _coco(_image(width="wide")), J),
+        Case("width-negative", _coco(_image(width=-32)), J),
+        Case(
+            "images-missing", _coco({k: v for k, v in coco_document().items() if k != "images"}), J
+        ),
+        Case(
+            "categories-missing",
+            _coco({k: v for k, v in coco_document().items() if k != "categories"}),
+            J,
+        ),
+        Case("annotations-not-a-list", _coco(coco_document(annotations={"id": 1})), J),
+        Case("images-not-objects", _coco(coco_document(images=[1, 2])), J),
+        Case(
+            "two-annotation-files",
+            zipped(
+                "coco.zip",
+                lambda: [*coco_entries(), ("more.json", json.dumps(coco_document()).encode())],
+            ),
+            None,
+            either=True,
+        ),
+        # Odd but valid: imported whole (crowd boxes and stray keys are reported as warnings).
+        Case("json-with-bom", _coco(b"\xef\xbb\xbf" + base.encode()), None),
+        Case("extra-keys", _coco(coco_document(info={"year": 2024}, licenses=[])), None),
+        Case("crowd-annotation", _coco(_annotation(iscrowd=1)), None, either=True),
+        Case("backslash-file-name", _coco(_image(file_name="..\\images\\a.jpg")), J),
+        Case("chinese-names", zipped("coco.zip", _chinese), None),
+    ]
+    return cases
+
+
+def _chinese():
+    document = coco_document(categories=[{"id": 1, "name": "划痕"}, {"id": 2, "name": "凹坑"}])
+    document["images"][0]["file_name"] = "图像 一.jpg"
+    entries = coco_entries(document)
+    entries[0] = ("images/图像 一.jpg", entries[0][1])
+    return entries
+
+
+# ---------------------------------------------------------------- YOLO
+
+
+def _yolo(lines: str | bytes, names=None):
+    return zipped(
+        "yolo.zip",
+        lambda: yolo_entries({"a.txt": lines}, names),
+    )
+
+
+def yolo_cases() -> list[Case]:
+    at = "labels/a.txt line"
+    nested = "names: " + "[" * 5000 + "]" * 5000 + "\n"
+    return [
+        Case("yolo-four-columns", _yolo("0 0.5 0.5 0.25\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-one-column", _yolo("0\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-seven-columns", _yolo("0 0.5 0.5 0.2 0.2 0.1 0.1\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-class-out-of-range", _yolo("2 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case(
+            "yolo-class-huge",
+            _yolo("99999999999999999999 0.5 0.5 0.2 0.2\n"),
+            f"{at} 1",
+            fmt="yolo",
+        ),
+        Case("yolo-class-negative", _yolo("-1 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-class-fraction", _yolo("0.5 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-class-word", _yolo("scratch 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-nan", _yolo("0 nan 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-inf", _yolo("0 0.5 inf 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-overflow", _yolo("0 0.5 0.5 1e999 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-negative-size", _yolo("0 0.5 0.5 -0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-zero-size", _yolo("0 0.5 0.5 0 0\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-outside", _yolo("0 3.5 3.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-hex", _yolo("0 0x1p-1 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
+        Case("yolo-commas", _yolo("0,0.5,0.5,0.2,0.2\n"), f"{at} 1", fmt="yolo"),
+        Case(
+            "yolo-bad-second-line",
+            _yolo("0 0.5 0.5 0.2 0.2\n1 0.5 oops 0.2 0.2\n"),
+            f"{at} 2",
+            fmt="yolo",
+        ),
+        Case("yolo-not-utf8", _yolo(b"0 0.5 0.5 0.2 0.2\n\xff\xfe\n"), "labels/a.txt", fmt="yolo"),
+        Case("yolo-binary", _yolo(bytes(range(256))), "labels/a.txt", fmt="yolo"),
+        Case("yolo-long-line", _yolo("0 " + "0.5 " * 50_000 + "\n"), f"{at} 1", fmt="yolo"),
+        Case(
+            "yolo-names-broken-yaml",
+            _yolo("0 0.5 0.5 0.2 0.2\n", "names: [a, b\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-not-a-list",
+            _yolo("0 0.5 0.5 0.2 0.2\n", "names: 7\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-gap",
+            _yolo("0 0.5 0.5 0.2 0.2\n", "names:\n  0: a\n  2: b\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-count-mismatch",
+            _yolo("0 0.5 0.5 0.2 0.2\n", "nc: 3\nnames: [a, b]\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-empty", _yolo("0 0.5 0.5 0.2 0.2\n", "names: []\n"), "data.yaml", fmt="yolo"
+        ),
+        Case(
+            "yolo-names-duplicate",
+            _yolo("0 0.5 0.5 0.2 0.2\n", "names: [a, a]\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-too-long",
+            _yolo("0 0.5 0.5 0.2 0.2\n", f"names: [{'a' * 150}, b]\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-nested-deep", _yolo("0 0.5 0.5 0.2 0.2\n", nested), "data.yaml", fmt="yolo"
+        ),
+        Case(
+            "yolo-names-not-utf8",
+            _yolo("0 0.5 0.5 0.2 0.2\n", b"names: [\xff]\n"),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case("yolo-no-names", _yolo("0 0.5 0.5 0.2 0.2\n", b""), "class names", fmt="yolo"),
+        Case(
+            "yolo-label-without-image",
+            zipped("yolo.zip", lambda: yolo_entries({"ghost.txt": "0 0.5 0.5 0.2 0.2\n"})),
+            None,
+            fmt="yolo",
+            either=True,
+        ),
+        # Odd but valid: imported whole.
+        Case("yolo-crlf", _yolo("0 0.5 0.5 0.25 0.5\r\n"), None, fmt="yolo"),
+        Case("yolo-bom", _yolo(b"\xef\xbb\xbf0 0.5 0.5 0.25 0.5\n"), None, fmt="yolo"),
+        Case(
+            "yolo-blank-lines-and-spaces", _yolo("\n  0   0.5 0.5 0.25 0.5  \n\n"), None, fmt="yolo"
+        ),
+        Case("yolo-tabs", _yolo("0\t0.5\t0.5\t0.25\t0.5\n"), None, fmt="yolo"),
+        Case("yolo-empty-label-file", _yolo(""), None, fmt="yolo"),
+        Case(
+            "yolo-names-dict",
+            _yolo("0 0.5 0.5 0.2 0.2\n", "names:\n  0: 划痕\n  1: 凹坑\n"),
+            None,
+            fmt="yolo",
+        ),
+    ]
