@@ -6,11 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.validation.run_world import (  # noqa: F401 (fixtures)
     completed_run,
     world,
 )
+
+# A shared 2-core machine can take seconds to answer: wait longer than Playwright's 5 s.
+expect.set_options(timeout=20_000)
 
 # Playwright's sync API runs an event loop in the test thread; the test code itself is sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 def demo_portal(worker_env, flush_redis, settings, tmp_path):
     """The demo data (a small validation task), and a real CPU worker that probed the model."""
     settings.VAR_DIR = tmp_path / "var"
-    call_command("seed_demo", val_images=24, train_images=2, verbosity=0)
+    call_command("seed_demo", val_images=30, train_images=2, verbosity=0)
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "inference_worker", "--device", "cpu"],
         cwd=REPO_ROOT,
@@ -68,13 +68,13 @@ def test_the_whole_flow_on_the_demo_data(page, live_server, demo_portal, screens
     page.select_option("#id_process", label="surface inspection")
     page.select_option("#id_model", label="demo detector v1")
     page.select_option("#id_project", label="Metal surfaces (demo)")
-    expect(page.locator("#wizard-project-summary")).to_contain_text("24")
+    expect(page.locator("#wizard-project-summary")).to_contain_text("30")
     page.click(".actions button[value=next]")
 
-    page.fill("#id_base_confidence", "0.3")
+    page.fill("#id_base_confidence", "0.1")
     page.click("button[name=add]")
     page.select_option("select[name=lc_label]", "dent")
-    page.fill("input[name=lc_value]", "0.2")
+    page.fill("input[name=lc_value]", "0.05")
     page.click(".actions button[value=next]")
     expect(page.locator(".builder-table .errorlist")).to_contain_text("below the base confidence")
     page.fill("input[name=lc_value]", "0.4")
