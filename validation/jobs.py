@@ -39,7 +39,7 @@ def worker_device() -> str:
 
 def model_spec(model: DetectionModel) -> engine.ModelSpec:
     return engine.ModelSpec(
-        path=str(Path(settings.MEDIA_ROOT) / model.file.name),
+        path=str(Path(settings.MEDIA_ROOT) / (model.file.name or "")),
         format=model.format,
         label_names=tuple(model.label_names),
         input_size=model.input_size,
@@ -170,6 +170,11 @@ def _guarded(run_id: int, work) -> dict:
     except engine.Cancelled:
         _mark_cancelled(run_id)
         return {"run": run_id, "cancelled": True}
+    except engine.OutOfMemoryAtBatchOne as exc:
+        fail_run(run_id, _("The device ran out of memory even with one image per batch (%(error)s)"
+                           ". Try a smaller image size, or a device with more free memory.")
+                 % {"error": exc})
+        raise
     except engine.EngineError as exc:
         fail_run(run_id, str(exc))
         raise
@@ -305,7 +310,8 @@ def _merge(run: InferenceRun) -> dict:
         for key, value in shard.timing.items():
             timing[key] = timing.get(key, 0.0) + value
     skipped = [item for shard in shards for item in shard.skipped_images]
-    started = time.perf_counter() - (timezone.now() - run.started_at).total_seconds()
+    began = run.started_at or timezone.now()
+    started = time.perf_counter() - (timezone.now() - began).total_seconds()
     return _finish(run, preds, timing, skipped, started)
 
 
@@ -393,6 +399,7 @@ def _check_jobs(run: InferenceRun, connection, stale_before) -> str:
     from validation.queueing import run_job_id
     from validation.runs import enqueue_run
 
+    jobs: dict[str, int | None]
     if run.shards.exists():
         jobs = {
             f"{run_job_id(run.pk)}-shard-{index}": index
