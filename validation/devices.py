@@ -65,8 +65,10 @@ def _describe(device: DeviceInfo) -> str:
     parts = [device.key, device.name]
     if device.memory_total:
         free = (device.memory_free or 0) / 2**30
-        parts.append(_("%(free).0f/%(total).0f GiB free") % {
-            "free": free, "total": device.memory_total / 2**30})
+        parts.append(
+            _("%(free).0f/%(total).0f GiB free")
+            % {"free": free, "total": device.memory_total / 2**30}
+        )
     parts.append(_("busy") if device.busy else _("idle"))
     return " · ".join(parts)
 
@@ -98,9 +100,16 @@ def probe_hardware(device: str) -> tuple[str, int | None, int | None]:
     index = int(device.split(":", 1)[1]) if ":" in device else 0
     try:
         out = subprocess.run(
-            ["nvidia-smi", f"--id={index}", "--query-gpu=name,memory.total,memory.free",
-             "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=True,
+            [
+                "nvidia-smi",
+                f"--id={index}",
+                "--query-gpu=name,memory.total,memory.free",
+                "--format=csv,noheader,nounits",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         name, total, free = (part.strip() for part in out.split(","))
         return name, int(total) * 2**20, int(free) * 2**20
@@ -135,6 +144,13 @@ def heartbeat_info(host: str, device: str, busy: bool) -> DeviceInfo:
     kind = "cpu" if device == "cpu" else "cuda"
     index = None if kind == "cpu" else int(device.split(":", 1)[1] if ":" in device else 0)
     return DeviceInfo(
-        key=device_key(host, device), host=host, kind=kind, index=index, name=name,
-        memory_total=total, memory_free=free, busy=busy, last_seen=time.time(),
+        key=device_key(host, device),
+        host=host,
+        kind=kind,
+        index=index,
+        name=name,
+        memory_total=total,
+        memory_free=free,
+        busy=busy,
+        last_seen=time.time(),
     )

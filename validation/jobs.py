@@ -99,13 +99,18 @@ class _Progress:
             done_all, total_all = done, total
         else:
             RunShard.objects.filter(pk=self.shard_id).update(images_done=done)
-            done_all = RunShard.objects.filter(run_id=self.run_id).aggregate(
-                n=Sum("images_done"))["n"] or 0
+            done_all = (
+                RunShard.objects.filter(run_id=self.run_id).aggregate(n=Sum("images_done"))["n"]
+                or 0
+            )
             total_all = InferenceRun.objects.values_list("images_total", flat=True).get(
-                pk=self.run_id)
+                pk=self.run_id
+            )
         left = (total_all - done_all) / rate if rate > 0 else None
         InferenceRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
-            images_done=min(done_all, total_all), images_per_second=rate, seconds_left=left,
+            images_done=min(done_all, total_all),
+            images_per_second=rate,
+            seconds_left=left,
             heartbeat_at=timezone.now(),
         )
 
@@ -137,8 +142,12 @@ def _claim(run_id: int) -> InferenceRun | None:
     claimed = InferenceRun.objects.filter(
         pk=run_id, status=Status.QUEUED, cancel_requested=False
     ).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now, images_done=0,
-        worker_device=_worker_name(), error_message="",
+        status=Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        images_done=0,
+        worker_device=_worker_name(),
+        error_message="",
     )
     if not claimed:
         return None
@@ -149,7 +158,9 @@ def fail_run(run_id: int, message: str) -> bool:
     """End an active run as failed with a reason; a finished run is never touched."""
     return bool(
         InferenceRun.objects.filter(pk=run_id, status__in=InferenceRun.ACTIVE_STATUSES).update(
-            status=Status.FAILED, error_message=message, finished_at=timezone.now(),
+            status=Status.FAILED,
+            error_message=message,
+            finished_at=timezone.now(),
             seconds_left=None,
         )
     )
@@ -157,7 +168,9 @@ def fail_run(run_id: int, message: str) -> bool:
 
 def _mark_cancelled(run_id: int) -> None:
     InferenceRun.objects.filter(pk=run_id, status=Status.RUNNING).update(
-        status=Status.CANCELLED, finished_at=timezone.now(), seconds_left=None,
+        status=Status.CANCELLED,
+        finished_at=timezone.now(),
+        seconds_left=None,
         error_message=_("Cancelled by the user."),
     )
 
@@ -171,9 +184,14 @@ def _guarded(run_id: int, work) -> dict:
         _mark_cancelled(run_id)
         return {"run": run_id, "cancelled": True}
     except engine.OutOfMemoryAtBatchOne as exc:
-        fail_run(run_id, _("The device ran out of memory even with one image per batch (%(error)s)"
-                           ". Try a smaller image size, or a device with more free memory.")
-                 % {"error": exc})
+        fail_run(
+            run_id,
+            _(
+                "The device ran out of memory even with one image per batch (%(error)s)"
+                ". Try a smaller image size, or a device with more free memory."
+            )
+            % {"error": exc},
+        )
         raise
     except engine.EngineError as exc:
         fail_run(run_id, str(exc))
@@ -229,8 +247,12 @@ def _infer(run: InferenceRun, images, progress: _Progress):
     image_ids = np.array([i for i, _f, _n in images], dtype=np.int64)
     skipped_ids = np.array([image_ids[index] for index, _n, _r in result.skipped], dtype=np.int64)
     preds = stored.StoredPredictions(
-        image_ids=image_ids, offsets=result.offsets, boxes=result.boxes, scores=result.scores,
-        labels=result.labels, skipped_ids=skipped_ids,
+        image_ids=image_ids,
+        offsets=result.offsets,
+        boxes=result.boxes,
+        scores=result.scores,
+        labels=result.labels,
+        skipped_ids=skipped_ids,
     )
     timing = {
         "load": result.timing.get("load", 0.0),
@@ -252,8 +274,12 @@ def _finish(run: InferenceRun, preds, timing: dict, skipped: list, started: floa
     timing = {**timing, "match": t1 - t0}
     with transaction.atomic():
         evaluation.store_evaluation(
-            run, outcome, predictions_file=rel, skipped_images=skipped,
-            images_done=preds.image_ids.size, seconds_left=None,
+            run,
+            outcome,
+            predictions_file=rel,
+            skipped_images=skipped,
+            images_done=preds.image_ids.size,
+            seconds_left=None,
         )
         timing["save"] = time.perf_counter() - t1
         timing["total"] = time.perf_counter() - started
@@ -271,13 +297,19 @@ def run_shard_job(run_id: int, index: int) -> dict:
     now = timezone.now()
     with transaction.atomic():
         claimed = RunShard.objects.filter(
-            run_id=run_id, index=index, status=Status.QUEUED,
-            run__status__in=InferenceRun.ACTIVE_STATUSES, run__cancel_requested=False,
+            run_id=run_id,
+            index=index,
+            status=Status.QUEUED,
+            run__status__in=InferenceRun.ACTIVE_STATUSES,
+            run__cancel_requested=False,
         ).update(status=Status.RUNNING, worker_device=_worker_name(), images_done=0)
         if not claimed:
             return {"run": run_id, "shard": index, "skipped": True}
         InferenceRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now, worker_device=_("shared"),
+            status=Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            worker_device=_("shared"),
         )
     run = InferenceRun.objects.select_related("model", "project").get(pk=run_id)
     shard = RunShard.objects.get(run_id=run_id, index=index)
@@ -289,11 +321,15 @@ def run_shard_job(run_id: int, index: int) -> dict:
         with transaction.atomic():
             InferenceRun.objects.select_for_update().filter(pk=run_id).first()
             RunShard.objects.filter(pk=shard.pk).update(
-                status=Status.COMPLETED, predictions_file=rel, timing=timing,
-                skipped_images=skipped, images_done=shard.count,
+                status=Status.COMPLETED,
+                predictions_file=rel,
+                timing=timing,
+                skipped_images=skipped,
+                images_done=shard.count,
             )
-            remaining = RunShard.objects.filter(run_id=run_id).exclude(
-                status=Status.COMPLETED).count()
+            remaining = (
+                RunShard.objects.filter(run_id=run_id).exclude(status=Status.COMPLETED).count()
+            )
         if remaining:
             return {"run": run_id, "shard": index, "completed": True}
         return _merge(run)
@@ -328,7 +364,9 @@ def probe_model_job(model_id: int) -> dict:
         return {"model": model_id, "passed": False, "message": str(exc)}
     except Exception as exc:  # noqa: BLE001 - any load failure is the model's, reported to the user
         message = _("The model could not be loaded: %(name)s: %(error)s") % {
-            "name": type(exc).__name__, "error": exc}
+            "name": type(exc).__name__,
+            "error": exc,
+        }
         DetectionModel.objects.filter(pk=model_id).update(
             probe_status=DetectionModel.ProbeStatus.FAILED, probe_message=message
         )
@@ -350,9 +388,12 @@ def fail_unfinished(job_id: str, message: str) -> bool:
     if not head.startswith("run-") or not head[4:].isdigit():
         return False
     run_id = int(head[4:])
-    if shard.isdigit() and RunShard.objects.filter(
-        run_id=run_id, index=int(shard), status=Status.COMPLETED
-    ).exists():
+    if (
+        shard.isdigit()
+        and RunShard.objects.filter(
+            run_id=run_id, index=int(shard), status=Status.COMPLETED
+        ).exists()
+    ):
         return False  # the shard was done; the other shards carry the run on
     return fail_run(run_id, message)
 

@@ -23,8 +23,11 @@ def _check_queue() -> redis.Redis:
         connection.ping()
     except redis.RedisError as exc:
         raise QueueUnavailable(
-            _("The job queue (Redis) cannot be reached, so the run was not started. "
-              "Nothing was lost: try again in a moment. (%(error)s)") % {"error": exc}
+            _(
+                "The job queue (Redis) cannot be reached, so the run was not started. "
+                "Nothing was lost: try again in a moment. (%(error)s)"
+            )
+            % {"error": exc}
         ) from exc
     return connection
 
@@ -49,25 +52,46 @@ def enqueue_run(
     """Put the run's job (or its queued shards' jobs, or only `shards`) on its device's queue;
     job ids follow the run."""
     queue = queue_for_device(run.device, connection)
-    options = dict(job_timeout=settings.INFERENCE_JOB_TIMEOUT, result_ttl=3600,
-                   failure_ttl=7 * 24 * 3600)
+    options = dict(
+        job_timeout=settings.INFERENCE_JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 24 * 3600
+    )
     if shards is None:
-        shards = list(run.shards.filter(status=InferenceRun.Status.QUEUED).values_list(
-            "index", flat=True))
+        shards = list(
+            run.shards.filter(status=InferenceRun.Status.QUEUED).values_list("index", flat=True)
+        )
     if not shards:
-        queue.enqueue("validation.jobs.run_inference_job", run.pk, job_id=run_job_id(run.pk),
-                      description=f"validation run {run.pk}", **options)
+        queue.enqueue(
+            "validation.jobs.run_inference_job",
+            run.pk,
+            job_id=run_job_id(run.pk),
+            description=f"validation run {run.pk}",
+            **options,
+        )
         return
     for index in shards:
-        queue.enqueue("validation.jobs.run_shard_job", run.pk, index,
-                      job_id=f"{run_job_id(run.pk)}-shard-{index}",
-                      description=f"validation run {run.pk}, shard {index}", **options)
+        queue.enqueue(
+            "validation.jobs.run_shard_job",
+            run.pk,
+            index,
+            job_id=f"{run_job_id(run.pk)}-shard-{index}",
+            description=f"validation run {run.pk}, shard {index}",
+            **options,
+        )
 
 
 def start_run(
-    *, user, model, project, base_confidence: float, label_confidences: dict[str, float],
-    device: str, batch_size: int, image_size: int, iou_threshold: float,
-    low_overlap_threshold: float, submission_token: str | None = None,
+    *,
+    user,
+    model,
+    project,
+    base_confidence: float,
+    label_confidences: dict[str, float],
+    device: str,
+    batch_size: int,
+    image_size: int,
+    iou_threshold: float,
+    low_overlap_threshold: float,
+    submission_token: str | None = None,
 ) -> InferenceRun:
     """Create a run from validated settings and queue it once its row is committed."""
     if submission_token:
@@ -78,17 +102,25 @@ def start_run(
     try:
         with transaction.atomic():
             run = InferenceRun.objects.create(
-                process=model.process, model=model, project=project, created_by=user,
-                submission_token=submission_token or None, base_confidence=base_confidence,
-                device=device, batch_size=batch_size, image_size=image_size,
-                iou_threshold=iou_threshold, low_overlap_threshold=low_overlap_threshold,
+                process=model.process,
+                model=model,
+                project=project,
+                created_by=user,
+                submission_token=submission_token or None,
+                base_confidence=base_confidence,
+                device=device,
+                batch_size=batch_size,
+                image_size=image_size,
+                iou_threshold=iou_threshold,
+                low_overlap_threshold=low_overlap_threshold,
                 images_total=project.validation_images().count(),
             )
             if shardable(device, run.images_total):
                 plan_shards(run, settings.INFERENCE_SHARD_SIZE)
             LabelConfidence.objects.bulk_create(
-                LabelConfidence(run=run, label_name=name, confidence=value,
-                                base_confidence=base_confidence)
+                LabelConfidence(
+                    run=run, label_name=name, confidence=value, base_confidence=base_confidence
+                )
                 for name, value in sorted(label_confidences.items())
             )
             transaction.on_commit(lambda: _enqueue_or_fail(run, connection))
@@ -111,9 +143,13 @@ def _enqueue_or_fail(run: InferenceRun, connection: redis.Redis) -> None:
         enqueue_run(run, connection)
     except redis.RedisError as exc:
         InferenceRun.objects.filter(pk=run.pk, status=InferenceRun.Status.QUEUED).update(
-            status=InferenceRun.Status.FAILED, finished_at=timezone.now(),
-            error_message=_("The job queue (Redis) went away while the run was being queued: "
-                            "%(error)s. Start it again.") % {"error": exc},
+            status=InferenceRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error_message=_(
+                "The job queue (Redis) went away while the run was being queued: "
+                "%(error)s. Start it again."
+            )
+            % {"error": exc},
         )
 
 
@@ -121,7 +157,9 @@ def cancel_run(run: InferenceRun) -> None:
     """A queued run is cancelled at once; a running one stops between batches."""
     now = timezone.now()
     updated = InferenceRun.objects.filter(pk=run.pk, status=InferenceRun.Status.QUEUED).update(
-        status=InferenceRun.Status.CANCELLED, cancel_requested=True, finished_at=now,
+        status=InferenceRun.Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
         error_message=_("Cancelled before it started."),
     )
     if updated:
@@ -152,8 +190,12 @@ def reevaluate_run(run: InferenceRun) -> dict:
     evaluation.store_evaluation(run, result)
     run.refresh_from_db()
     changed = [
-        (r, c, before_matrix[r][c] if r < len(before_matrix) and c < len(before_matrix[r]) else 0,
-         value)
+        (
+            r,
+            c,
+            before_matrix[r][c] if r < len(before_matrix) and c < len(before_matrix[r]) else 0,
+            value,
+        )
         for r, row in enumerate(run.matrix)
         for c, value in enumerate(row)
         if r >= len(before_matrix) or c >= len(before_matrix[r]) or before_matrix[r][c] != value

@@ -72,9 +72,14 @@ class InferenceWorker(Worker):
             with suppress(ChildProcessError):
                 os.waitpid(self.horse_pid, 0)
             self._horse_pid = 0
-        fail_unfinished(job.id, _("Worker lost: the process running this run ended while the "
-                                  "job queue (Redis) could not be reached (%(error)s).")
-                        % {"error": exc})
+        fail_unfinished(
+            job.id,
+            _(
+                "Worker lost: the process running this run ended while the "
+                "job queue (Redis) could not be reached (%(error)s)."
+            )
+            % {"error": exc},
+        )
         close_old_connections()
         self._wait_for_redis()
         with suppress(*REDIS_DOWN):
@@ -115,8 +120,9 @@ class InferenceWorker(Worker):
         if self.is_horse:  # the job raised; its run is normally failed already with the reason
             message = _("The job failed: %(reason)s") % {"reason": reason}
         else:
-            message = _("Worker lost: the process running this run ended unexpectedly "
-                        "(%(reason)s).") % {"reason": reason}
+            message = _(
+                "Worker lost: the process running this run ended unexpectedly (%(reason)s)."
+            ) % {"reason": reason}
         try:
             fail_unfinished(job.id, message)
         except Exception:  # noqa: BLE001 - the reconciler fails the run later
@@ -131,8 +137,10 @@ class InferenceWorker(Worker):
             super().request_force_stop(signum, frame)  # kills the horse, then exits
         except SystemExit:
             if job_id is not None:
-                fail_unfinished(job_id, _("The worker was stopped while this run was going "
-                                          "(second stop signal)."))
+                fail_unfinished(
+                    job_id,
+                    _("The worker was stopped while this run was going (second stop signal)."),
+                )
             raise
 
 
@@ -206,6 +214,9 @@ def warm_up_model_loading() -> None:
 def build_worker(host: str, device: str, conn: redis.Redis, name: str | None = None):
     queues = [named_queue(q, conn) for q in queue_names(host, device)]
     return InferenceWorker(
-        queues, connection=conn, serializer=JSONSerializer, name=name,
+        queues,
+        connection=conn,
+        serializer=JSONSerializer,
+        name=name,
         job_monitoring_interval=5,
     )

@@ -35,8 +35,9 @@ class Command(BaseCommand):
         worker = build_worker(host, device, conn, name or f"{host}-{device}-{os.getpid()}")
         heartbeat = DeviceHeartbeat(worker, host, device, conn)
         heartbeat.start()
-        self.stdout.write(f"worker {worker.name} on {device}, queues: "
-                          f"{', '.join(q.name for q in worker.queues)}")
+        self.stdout.write(
+            f"worker {worker.name} on {device}, queues: {', '.join(q.name for q in worker.queues)}"
+        )
         try:
             worker.work(burst=burst, logging_level="INFO")
         finally:
