@@ -117,7 +117,7 @@ def test_pickled_state_dict_is_not_loaded_as_torchscript(tmp_path):
 def test_garbage_pt2_is_a_load_error(tmp_path):
     path = tmp_path / "junk.pt2"
     path.write_bytes(b"not a zip archive")
-    with pytest.raises(ModelLoadError, match="as a torch.export program"):
+    with pytest.raises(ModelLoadError, match="not a .pt2 or TorchScript file"):
         probe_model(spec(path))
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from validation.model_scan import NotAnArchive, scan_model_file
+
 from .metadata import EXTRA_FILE_NAMES, read_extra_files
 from .types import EngineError, ModelLoadError, ModelSpec
 
@@ -59,6 +61,22 @@ def check_device(device: str) -> None:
             raise EngineError(f"CUDA device {device} is not available on this machine")
 
 
+def _refuse_code_in_pickles(path: Path) -> None:
+    """torch.export.load unpickles parts of the file freely: scan them before anything loads."""
+    try:
+        findings = scan_model_file(path)
+    except NotAnArchive:
+        raise ModelLoadError(
+            f"{path.name} is not a .pt2 or TorchScript file (not a zip archive)"
+        ) from None
+    if findings:
+        first = findings[0]
+        raise ModelLoadError(
+            f"{path.name}: {first.entry} would run {first.reference} when loaded; "
+            "a model file may only hold tensors and TorchScript code, so it was not loaded"
+        )
+
+
 def load_model(spec: ModelSpec, device: str) -> LoadedModel:
     """Load the model file onto the device; raise ModelLoadError with a readable reason."""
     check_device(device)
@@ -66,6 +84,7 @@ def load_model(spec: ModelSpec, device: str) -> LoadedModel:
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path.name}")
     kind = resolve_format(spec)
+    _refuse_code_in_pickles(path)
     dev = torch.device(device)
     try:
         loaded = _load_export(path, dev) if kind == "export" else _load_torchscript(path, dev)
