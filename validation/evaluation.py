@@ -6,11 +6,11 @@ import math
 import time
 from dataclasses import dataclass
 
-import metrics_rs
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+import metrics_rs
 from projects.models import Annotation
 from validation import predictions as stored
 from validation.models import InferenceRun, Instance
@@ -71,7 +71,7 @@ def run_axis_labels(run: InferenceRun) -> list[str]:
 
 
 def load_ground_truth(preds: stored.StoredPredictions, labels: list[str]) -> GroundTruth:
-    """Current annotations of the run's images, in the run's image order; skipped images have none."""
+    """Current annotations of the run's images, in run order; skipped images have none."""
     index_of_label = {name: i for i, name in enumerate(labels)}
     position = {int(image_id): i for i, image_id in enumerate(preds.image_ids)}
     skipped = {int(i) for i in preds.skipped_ids}
@@ -153,36 +153,63 @@ def match_predictions(
 ) -> metrics_rs.Evaluation:
     """The matching of the whole run at these thresholds (SPEC §4.1-4.4), one crate call."""
     return metrics_rs.evaluate(
-        gt.boxes, gt.labels, gt.offsets,
-        preds.boxes, preds.labels, preds.scores, preds.offsets,
-        num_labels=len(labels), label_thresholds=thresholds.vector(labels),
-        iou_threshold=thresholds.iou, low_overlap_threshold=thresholds.low_overlap,
+        gt.boxes,
+        gt.labels,
+        gt.offsets,
+        preds.boxes,
+        preds.labels,
+        preds.scores,
+        preds.offsets,
+        num_labels=len(labels),
+        label_thresholds=thresholds.vector(labels),
+        iou_threshold=thresholds.iou,
+        low_overlap_threshold=thresholds.low_overlap,
     )
 
 
 def average_precision(preds: stored.StoredPredictions, gt: GroundTruth, n: int) -> np.ndarray:
     """COCO AP per label, ``(n, 10)``, over all stored predictions (SPEC §4.7)."""
     return metrics_rs.coco_ap(
-        gt.boxes, gt.labels, gt.offsets,
-        preds.boxes, preds.labels, preds.scores, preds.offsets, num_labels=n,
+        gt.boxes,
+        gt.labels,
+        gt.offsets,
+        preds.boxes,
+        preds.labels,
+        preds.scores,
+        preds.offsets,
+        num_labels=n,
     )
 
 
 def sweep_predictions(
-    preds: stored.StoredPredictions, gt: GroundTruth, n: int, iou: float, low_overlap: float,
+    preds: stored.StoredPredictions,
+    gt: GroundTruth,
+    n: int,
+    iou: float,
+    low_overlap: float,
     confidences: np.ndarray | None = None,
 ) -> metrics_rs.Sweep:
     """Per-label precision, recall and F1 with every label at each of these confidences."""
     return metrics_rs.sweep(
-        gt.boxes, gt.labels, gt.offsets,
-        preds.boxes, preds.labels, preds.scores, preds.offsets,
-        num_labels=n, iou_threshold=iou, low_overlap_threshold=low_overlap,
+        gt.boxes,
+        gt.labels,
+        gt.offsets,
+        preds.boxes,
+        preds.labels,
+        preds.scores,
+        preds.offsets,
+        num_labels=n,
+        iou_threshold=iou,
+        low_overlap_threshold=low_overlap,
         thresholds=confidences,
     )
 
 
 def evaluate_predictions(
-    preds: stored.StoredPredictions, gt: GroundTruth, labels: list[str], thresholds: Thresholds,
+    preds: stored.StoredPredictions,
+    gt: GroundTruth,
+    labels: list[str],
+    thresholds: Thresholds,
     ap: np.ndarray | None = None,
 ) -> Evaluation:
     """One call into metrics_rs for the whole run, then cells and metrics."""
@@ -198,13 +225,27 @@ def evaluate_predictions(
     return Evaluation(labels, matrix, overall, per_label, map50, map50_95, rows)
 
 
-_INSTANCE_DTYPE = np.dtype([
-    ("image_id", np.int64), ("row", np.int64), ("col", np.int64), ("kind", np.int64),
-    ("actual_label", np.int64), ("annotation_id", np.int64), ("prediction_index", np.int64),
-    ("score", np.float64), ("iou", np.float64),
-    ("px1", np.float64), ("py1", np.float64), ("px2", np.float64), ("py2", np.float64),
-    ("gx1", np.float64), ("gy1", np.float64), ("gx2", np.float64), ("gy2", np.float64),
-])
+_INSTANCE_DTYPE = np.dtype(
+    [
+        ("image_id", np.int64),
+        ("row", np.int64),
+        ("col", np.int64),
+        ("kind", np.int64),
+        ("actual_label", np.int64),
+        ("annotation_id", np.int64),
+        ("prediction_index", np.int64),
+        ("score", np.float64),
+        ("iou", np.float64),
+        ("px1", np.float64),
+        ("py1", np.float64),
+        ("px2", np.float64),
+        ("py2", np.float64),
+        ("gx1", np.float64),
+        ("gy1", np.float64),
+        ("gx2", np.float64),
+        ("gy2", np.float64),
+    ]
+)
 
 
 def _instance_rows(preds, gt: GroundTruth, ev, n: int) -> np.ndarray:
@@ -258,10 +299,11 @@ def write_instances(run_id: int, rows: np.ndarray) -> None:
     # In cell order, so the cell index grows at its end and a drill-down reads adjacent pages.
     rows = rows[np.lexsort((rows["image_id"], rows["col"], rows["row"]))]
     table = Instance._meta.db_table
-    columns = ["run_id", *_INSTANCE_DTYPE.names]
+    names: tuple[str, ...] = _INSTANCE_DTYPE.names or ()
+    columns = ["run_id", *names]
     nullable_int = {"actual_label", "annotation_id", "prediction_index"}
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    names = _INSTANCE_DTYPE.names
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
 
     def column(name: str) -> list:
         values = rows[name].tolist()
@@ -300,7 +342,7 @@ def store_evaluation(run: InferenceRun, result: Evaluation, **fields) -> None:
 
 def evaluate_stored_run(run: InferenceRun, thresholds: Thresholds | None = None) -> Evaluation:
     """Recompute a run from its stored predictions and the current annotations, without a model."""
-    preds = stored.load(run.predictions_file.name)
+    preds = stored.load(str(run.predictions_file.name))
     labels = run_axis_labels(run)
     gt = load_ground_truth(preds, labels)
     return evaluate_predictions(preds, gt, labels, thresholds or Thresholds.of_run(run))

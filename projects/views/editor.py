@@ -43,7 +43,7 @@ def _neighbours(image: Image) -> tuple[int | None, int | None]:
     return previous, following
 
 
-def editor_strings() -> dict[str, str]:
+def editor_strings() -> dict[str, object]:
     """The editor's messages, translated here so that editor.js needs no catalogue."""
     return {
         "saving": _("Saving…"),
