@@ -1,0 +1,58 @@
+"""The demo's own evaluator: SPEC §4 cells and the same-label F1."""
+
+from __future__ import annotations
+
+import pytest
+
+from demo.evaluate import Pred, Tally, Truth, f1_from_counts, iou, match_image, same_label_tp
+
+
+def test_iou_of_half_overlapping_boxes():
+    assert iou((0, 0, 2, 2), (1, 0, 3, 2)) == pytest.approx(1 / 3)
+    assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+    assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+def test_cells_cover_every_kind_of_outcome():
+    truths = [
+        Truth(0, (0, 0, 10, 10)),
+        Truth(1, (20, 0, 30, 10)),
+        Truth(2, (40, 0, 50, 10)),
+        Truth(3, (60, 0, 70, 10)),
+    ]
+    preds = [
+        Pred(0, 0.9, (0, 0, 10, 10)),  # true positive
+        Pred(0, 0.8, (0, 0, 10, 9)),  # duplicate of the first
+        Pred(2, 0.7, (20, 0, 30, 10)),  # confusion: a dent called a stain
+        Pred(2, 0.6, (40, 0, 50, 6)),  # IoU 0.6: poorly localised
+        Pred(1, 0.5, (90, 0, 99, 9)),  # background
+        Pred(3, 0.1, (60, 0, 70, 10)),  # below the confidence: dropped, so crack is missed
+    ]
+    tally = Tally()
+    match_image(preds, truths, tally, conf=0.25, iou_thr=0.5, low_overlap=0.7)
+    assert dict(tally.cells) == {
+        (0, 0): 1,
+        (0, "BG"): 1,
+        (2, 1): 1,
+        (2, "LOC"): 1,
+        (1, "BG"): 1,
+        (None, 3): 1,
+    }
+    assert tally.duplicates == 1
+    assert tally.scores() == pytest.approx({"precision": 1 / 5, "recall": 1 / 4, "f1": 2 / 9})
+
+
+def test_same_label_matching_takes_each_annotation_once():
+    truths = [Truth(0, (0, 0, 10, 10)), Truth(1, (20, 0, 30, 10))]
+    preds = [
+        Pred(0, 0.9, (0, 0, 10, 10)),
+        Pred(0, 0.8, (0, 0, 10, 10)),
+        Pred(0, 0.7, (20, 0, 30, 10)),
+        Pred(1, 0.2, (20, 0, 30, 10)),
+    ]
+    assert same_label_tp(preds, truths, conf=0.25) == (1, 3, 2)
+    assert f1_from_counts(1, 3, 2) == pytest.approx({"precision": 1 / 3, "recall": 0.5, "f1": 0.4})
+
+
+def test_nothing_predicted_and_nothing_annotated_scores_zero():
+    assert f1_from_counts(0, 0, 0) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
