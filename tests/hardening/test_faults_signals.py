@@ -9,8 +9,17 @@ import time
 import pytest
 import redis
 
-from tests.hardening.conftest import alive, start, wait_ended, wait_for, whole_or_nothing
-from validation.models import InferenceRun
+from tests.hardening.conftest import (
+    alive,
+    probed,
+    start,
+    wait_ended,
+    wait_for,
+    whole_or_nothing,
+)
+from tests.jobs.conftest import _model_row
+from tests.jobs.tiny_models import SlowDetector, export
+from validation.models import DetectionModel, InferenceRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -44,12 +53,19 @@ def test_one_sigterm_lets_the_job_finish(
     assert not alive(horse)
 
 
+@pytest.fixture
+def slower_model(tmp_path, settings) -> DetectionModel:
+    """The slow detector at 512 px: a run lasts many seconds (it is stopped early here)."""
+    path = export(SlowDetector(), tmp_path / "slower.pt2", size=512)
+    return probed(_model_row(path, "slower", settings))
+
+
 def test_two_sigterms_end_the_run_as_failed_with_the_reason(
-    workers, redis_server, flush_redis, slow_model, validation_project, owner, figure
+    workers, redis_server, flush_redis, slower_model, validation_project, owner, figure
 ):
     worker = workers()
     worker.wait_ready(redis.Redis.from_url(redis_server))
-    run = start(slow_model, validation_project, owner, batch_size=1)
+    run = start(slower_model, validation_project, owner, batch_size=1, image_size=512)
     horse = worker.wait_horse()
     wait_for(lambda: _running(run.pk), 60, "the run to start")
     worker.signal(signal.SIGTERM)
