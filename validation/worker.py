@@ -193,21 +193,16 @@ class DeviceHeartbeat:
 
 
 def warm_up_model_loading() -> None:
-    """Import what loading a torch.export program needs (its deserialiser, FX, sympy) once in
-    the parent, so that each forked job does not spend seconds importing it again; CPU only."""
-    import io
+    """Import torch.export's deserialiser (with the FX and sympy it pulls in) once in the
+    parent, so that each forked job does not spend seconds importing it again.
 
-    import torch
-
-    class _Tiny(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + 1
+    Imports only: exporting or running anything here would ask CUDA for its devices, and
+    CUDA initialised before the fork fails in every job.
+    """
+    import importlib
 
     started = time.perf_counter()
-    buffer = io.BytesIO()
-    torch.export.save(torch.export.export(_Tiny(), (torch.zeros(1),)), buffer)
-    buffer.seek(0)
-    torch.export.load(buffer).module()
+    importlib.import_module("torch._export.serde.serialize")
     log.info("model loading warmed up in %.1f s", time.perf_counter() - started)
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 import redis
 
+from tests.conftest import REPO_ROOT
 from tests.hardening.conftest import (
     FAST_RECONCILE,
     start,
@@ -187,3 +190,40 @@ def test_kill_9_of_a_whole_worker_five_times(
     assert not problems, problems
     assert left_running == 0
     assert len(set(takers)) == 5
+
+
+# A fresh interpreter that counts every question to CUDA while the worker gets ready.
+CUDA_SPY = """
+import os, sys
+sys.path.insert(0, os.getcwd())
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import torch
+asked = []
+count = torch._C._cuda_getDeviceCount
+torch._C._cuda_getDeviceCount = lambda *a: asked.append(1) or count(*a)
+torch.cuda.init = lambda: asked.append(1)
+import django
+django.setup()
+from validation.queueing import redis_connection
+from validation.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
+warm_up_model_loading()
+worker = build_worker("test-host", "cuda:0", redis_connection(), name="cuda-spy")
+DeviceHeartbeat(worker, "test-host", "cuda:0", redis_connection())._beat()
+print(len(asked), torch.cuda.is_initialized())
+"""
+
+
+def test_the_worker_parent_never_initialises_cuda(worker_env, redis_server, figure):
+    """CUDA initialised before the fork fails in every forked job: the parent must not."""
+    out = subprocess.run(
+        [sys.executable, "-c", CUDA_SPY],
+        cwd=REPO_ROOT,
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    asked, initialised = out.stdout.split()[-2:]
+    figure(f"worker parent ready: {asked} CUDA device queries, CUDA initialised: {initialised}")
+    assert (asked, initialised) == ("0", "False")
