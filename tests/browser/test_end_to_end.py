@@ -65,11 +65,16 @@ def _relabel_target(run: InferenceRun, image_ids: list[int]):
 def test_the_whole_flow_on_the_demo_data(page, live_server, demo_portal, screenshot_dir):
     log_in(page, live_server, "demo", "demo-pass-2026")
     page.click("a.button.primary")  # + Start new inference
-    page.select_option("#id_process", label="surface inspection")
+    with page.expect_response(re.compile(r"/runs/new/models/")):
+        page.select_option("#id_process", label="surface inspection")
     page.select_option("#id_model", label="demo detector v1")
     page.select_option("#id_project", label="Metal surfaces (demo)")
     expect(page.locator("#wizard-project-summary")).to_contain_text("30")
     page.click(".actions button[value=next]")
+    try:
+        expect(page).to_have_url(re.compile(r"/runs/new/2/$"))
+    except AssertionError:
+        raise AssertionError(page.locator("#wizard-form").inner_text()) from None
 
     page.fill("#id_base_confidence", "0.1")
     page.click("button[name=add]")

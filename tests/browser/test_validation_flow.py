@@ -90,7 +90,8 @@ def test_wizard_refuses_a_label_confidence_below_the_base(
     log_in(page, live_server, "owner", "owner-pass-123")
     page.click("a.button.primary")  # + Start new inference
     expect(page).to_have_url(re.compile(r"/runs/new/1/$"))
-    page.select_option("#id_process", label=world.process.name)
+    with page.expect_response(re.compile(r"/runs/new/models/")):
+        page.select_option("#id_process", label=world.process.name)
     expect(page.locator("#id_model option", has_text="pending-model")).to_be_disabled()
     page.select_option("#id_model", label=world.model.name)
     expect(page.locator("#id_project option", has_text="no-validation")).to_be_disabled()
@@ -152,7 +153,8 @@ def test_first_steps_in_chinese(page, live_server, world, completed_run, screens
     page.screenshot(path=screenshot_dir / "validation-list-zh.png", full_page=True)
     page.click("a.button.primary")
     expect(page.locator(".stepper")).to_contain_text(step1)
-    page.select_option("#id_process", label=world.process.name)
+    with page.expect_response(re.compile(r"/runs/new/models/")):
+        page.select_option("#id_process", label=world.process.name)
     page.select_option("#id_model", label=world.model.name)
     page.select_option("#id_project", label=world.project.name)
     expect(page.locator("#wizard-project-summary")).to_contain_text("3")
