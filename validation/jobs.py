@@ -382,17 +382,33 @@ def probe_model_job(model_id: int) -> dict:
     return {"model": model_id, "passed": True}
 
 
-def fail_unfinished(job_id: str, message: str) -> bool:
-    """After a job's process ended: fail its run unless the job finished its part of it."""
+def _job_run(job_id: str) -> tuple[int | None, int | None]:
+    """(run, shard) of a job id: "run-12" is (12, None), "run-12-shard-3" is (12, 3)."""
     head, _sep, shard = job_id.partition("-shard-")
     if not head.startswith("run-") or not head[4:].isdigit():
+        return None, None
+    return int(head[4:]), int(shard) if shard.isdigit() else None
+
+
+def mark_taken(job_id: str) -> None:
+    """A worker took the job from its queue and is about to start it: stamp the queued run, so
+    that the reconciler can tell a worker that died before its job claimed the run from a run
+    still waiting in the queue."""
+    run_id, _shard = _job_run(job_id)
+    if run_id is not None:
+        InferenceRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+            heartbeat_at=timezone.now()
+        )
+
+
+def fail_unfinished(job_id: str, message: str) -> bool:
+    """After a job's process ended: fail its run unless the job finished its part of it."""
+    run_id, shard = _job_run(job_id)
+    if run_id is None:
         return False
-    run_id = int(head[4:])
     if (
-        shard.isdigit()
-        and RunShard.objects.filter(
-            run_id=run_id, index=int(shard), status=Status.COMPLETED
-        ).exists()
+        shard is not None
+        and RunShard.objects.filter(run_id=run_id, index=shard, status=Status.COMPLETED).exists()
     ):
         return False  # the shard was done; the other shards carry the run on
     return fail_run(run_id, message)
@@ -412,6 +428,14 @@ def reconcile_runs(now=None) -> list[int]:
         for run_id in _silent_runs(stale)
         if fail_run(run_id, _("Worker lost: the process running this run stopped responding."))
     ]
+    # Taken from the queue by a worker (mark_taken) that died before its job claimed the run.
+    for run_id in InferenceRun.objects.filter(
+        status=Status.QUEUED, heartbeat_at__lt=stale
+    ).values_list("pk", flat=True):
+        if fail_run(
+            run_id, _("Worker lost: the worker that took this run stopped before starting it.")
+        ):
+            failed.append(run_id)
     connection = redis_connection()
     waiting = InferenceRun.objects.filter(
         Q(status=Status.QUEUED, created_at__lt=now - _seconds("INFERENCE_QUEUED_GRACE_SECONDS", 30))
@@ -421,7 +445,23 @@ def reconcile_runs(now=None) -> list[int]:
         reason = _check_jobs(run, connection, stale)
         if reason and fail_run(run.pk, reason):
             failed.append(run.pk)
+    _requeue_lost_probes(connection)
     return failed
+
+
+def _requeue_lost_probes(connection) -> None:
+    """A model still waiting for its probe whose job Redis does not hold (Redis was down at
+    upload, or lost it) gets its probe queued again, so it never waits forever."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from validation.model_import import queue_probe
+
+    for model in DetectionModel.objects.filter(probe_status=DetectionModel.ProbeStatus.PENDING):
+        try:
+            Job.fetch(f"probe-{model.pk}", connection=connection)
+        except NoSuchJobError:
+            queue_probe(model)
 
 
 def _silent_runs(stale_before) -> list[int]:

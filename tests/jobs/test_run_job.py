@@ -229,3 +229,15 @@ def test_reevaluate_after_fixing_an_annotation_changes_exactly_that_instance(
         tuple(c) for c in change["changed_cells"]
     ]
     assert len(change["changed_cells"]) == 1
+
+
+def test_a_model_whose_probe_was_never_queued_is_probed_after_reconcile(
+    worker_env, flush_redis, tiny_model
+):
+    from validation.models import DetectionModel
+
+    DetectionModel.objects.filter(pk=tiny_model.pk).update(probe_status="pending")
+    reconcile_runs()
+    run_burst_worker(worker_env)
+    tiny_model.refresh_from_db()
+    assert tiny_model.probe_status == "passed", tiny_model.probe_message
