@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from django.contrib.auth import get_user_model
@@ -73,7 +72,7 @@ class Command(BaseCommand):
             name, sep, value = item.partition("=")
             if not sep:
                 raise CommandError(f"--label-conf {item!r}: expected LABEL=VALUE")
-            label_conf[name.strip()] = value.strip()
+            label_conf[name.strip()] = _number_or_text(value.strip())
         data = {
             "process": model.process_id,
             "model": model.pk,
@@ -91,8 +90,19 @@ class Command(BaseCommand):
             raise CommandError(
                 "\n".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs)
             )
+        settings_keys = (
+            "model",
+            "project",
+            "base_confidence",
+            "label_confidences",
+            "device",
+            "batch_size",
+            "image_size",
+            "iou_threshold",
+            "low_overlap_threshold",
+        )
         try:
-            run = start_run(user=user, **cleaned)
+            run = start_run(user=user, **{key: cleaned[key] for key in settings_keys})
         except QueueUnavailable as exc:
             raise CommandError(str(exc)) from None
         self.stderr.write(f"run {run.pk} queued on {run.device}")
@@ -128,11 +138,19 @@ class Command(BaseCommand):
             if run.images_per_second:
                 line += f" {run.images_per_second:.1f} img/s"
             if line != last:
-                sys.stderr.write(line + "\n")
+                self.stderr.write(line)
                 last = line
             if not run.is_active:
                 return run
             time.sleep(1.0)
+
+
+def _number_or_text(value: str) -> float | str:
+    """A number as JSON carries it; anything else stays text so the form names the problem."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def _fmt(value) -> str:

@@ -1,0 +1,90 @@
+"""`manage.py validate`: the wizard's checks and messages, and --wait --json for pipelines."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import REPO_ROOT
+from validation.models import InferenceRun
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def test_a_label_confidence_below_the_base_is_refused_like_the_wizard(
+    worker_env, flush_redis, tiny_model, validation_project, staff
+):
+    with pytest.raises(CommandError, match="below the base confidence"):
+        call_command(
+            "validate",
+            "--model",
+            tiny_model.name,
+            "--project",
+            validation_project.name,
+            "--conf",
+            "0.5",
+            "--label-conf",
+            "dent=0.2",
+            "--user",
+            "staff",
+        )
+    assert InferenceRun.objects.count() == 0
+
+
+def test_an_unknown_model_is_refused(worker_env, flush_redis, validation_project, staff):
+    with pytest.raises(CommandError, match="not found"):
+        call_command(
+            "validate", "--model", "nope", "--project", validation_project.name, "--user", "staff"
+        )
+
+
+def test_wait_json_follows_the_run_and_prints_its_results(
+    worker_env, flush_redis, tiny_model, validation_project, staff
+):
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "inference_worker", "--device", "cpu"],
+        cwd=REPO_ROOT,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        call_command(
+            "validate",
+            "--model",
+            str(tiny_model.pk),
+            "--project",
+            validation_project.name,
+            "--conf",
+            "0.3",
+            "--label-conf",
+            "dent=0.5",
+            "--iou",
+            "0.3",
+            "--image-size",
+            "64",
+            "--user",
+            "staff",
+            "--wait",
+            "--json",
+            stdout=out,
+            stderr=err,
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    result = json.loads(out.getvalue())
+    run = InferenceRun.objects.get()
+    assert result["run"] == run.pk and result["status"] == "completed"
+    assert result["matrix"] == run.matrix
+    assert result["columns"][-2:] == ["BG", "LOC"] and result["rows"][-1] == "{}"
+    assert set(result["timing"]) >= {"load", "preprocess", "model", "match", "save", "total"}
+    assert run.label_threshold_map() == {"dent": 0.5}
+    assert "completed 12/12" in err.getvalue()
