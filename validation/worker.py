@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from validation import devices
-from validation.jobs import fail_unfinished, reconcile_runs
+from validation.jobs import fail_unfinished, mark_taken, reconcile_runs
 from validation.queueing import CONTROL_QUEUE, CPU_QUEUE, POOL_QUEUE, named_queue
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,10 @@ class InferenceWorker(Worker):
     _job_id: str | None = None
 
     def execute_job(self, job, queue):
+        try:
+            mark_taken(job.id)
+        except Exception:  # noqa: BLE001 - only a hint for the reconciler
+            log.exception("could not mark the run of job %s as taken", job.id)
         # The horse must not share the parent's database connection.
         connections.close_all()
         self._job_id = job.id

@@ -85,6 +85,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
 class WorkerProcess:
     """`manage.py inference_worker` in a real process, its output in a log file."""
 
@@ -120,8 +128,10 @@ class WorkerProcess:
         assert self.running(), self.log()
 
     def horse(self) -> int | None:
-        """The work horse forked for the current job, if any."""
-        kids = children(self.pid)
+        """The work horse forked for the current job, if any (a fork runs the worker's own
+        command line; other children, such as a library's helper program, do not)."""
+        own = _cmdline(self.pid)
+        kids = [pid for pid in children(self.pid) if _cmdline(pid) == own and alive(pid)]
         return kids[0] if kids else None
 
     def wait_horse(self, timeout: float = 60) -> int:

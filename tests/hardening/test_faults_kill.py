@@ -148,22 +148,32 @@ def test_kill_9_of_a_whole_worker_five_times(
     rng = random.Random(5)
     killed: list[tuple[InferenceRun, float]] = []
     takers: list[str] = []
-    for k in range(5):
+    phases: list[str] = []
+    # Five random moments, and one at once: the worker took the job, its horse has not yet
+    # claimed the run (the run is still queued in the database).
+    moments = [rng.uniform(0.0, duration) for _ in range(5)] + [0.0]
+    for k, moment in enumerate(moments):
         run = _start_kind(k, slow_model, validation_project, owner, settings)
-        busy = wait_for(lambda: next((w for w in live if w.horse()), None), 60, "a worker")
-        time.sleep(rng.uniform(0.0, duration))
+        busy = wait_for(
+            lambda: next((w for w in live if w.horse()), None), 60, "a worker", interval=0.002
+        )
+        time.sleep(moment)
+        phases.append(_phase(run.pk))
         busy.kill_all()
         killed.append((run, time.time()))
         takers.append(busy.name)
         live.remove(busy)
         live.append(workers(name=f"cpu-{k + 2}", **fast))  # the spare takes the next run
 
-    outcomes, problems, lost_after = [], [], []
+    outcomes, problems, lost_after, reasons = [], [], [], []
     for run, when in killed:
         run = wait_ended(run.pk, 90, watcher, *live)
         outcomes.append(run.status)
         if run.status == InferenceRun.Status.FAILED:
             lost_after.append(run.finished_at.timestamp() - when)
+            reasons.append(
+                "before starting" if "before starting" in run.error_message else "mid-run"
+            )
         if problem := whole_or_nothing(run):
             problems.append(problem)
         if run.status == InferenceRun.Status.FAILED and "Worker lost" not in run.error_message:
@@ -178,18 +188,21 @@ def test_kill_9_of_a_whole_worker_five_times(
 
     left_running = InferenceRun.objects.filter(status__in=InferenceRun.ACTIVE_STATUSES).count()
     figure(
-        f"5/5 whole-worker kills (parent and horse) ended failed or completed "
+        f"{len(moments)}/{len(moments)} whole-worker kills (parent and horse; 5 at random "
+        f"moments, 1 as the job was taken) ended failed or completed "
         f"({outcomes.count('failed')} failed, {outcomes.count('completed')} completed), "
         f"{left_running} left running, {len(problems)} partial results (a run lasts "
         f"{duration:.1f} s); failed by another "
         f"worker's reconciler {min(lost_after, default=0):.1f}-{max(lost_after, default=0):.1f}"
         f" s after the kill "
-        f"(stale after {FAST_RECONCILE['INFERENCE_STALE_SECONDS']} s here, 60 s by default); "
-        f"runs taken by {', '.join(takers)} (cpu-2 and later started after a kill)"
+        f"(stale after {FAST_RECONCILE['INFERENCE_STALE_SECONDS']} s here, 60 s by default; "
+        f"{reasons.count('before starting')} lost before the job claimed the run); "
+        f"runs taken by {', '.join(takers)} (cpu-2 and later started after a kill); killed "
+        f"during: {'; '.join(f'{p} ({o})' for p, o in zip(phases, outcomes, strict=True))}"
     )
     assert not problems, problems
     assert left_running == 0
-    assert len(set(takers)) == 5
+    assert len(set(takers)) == len(moments)
 
 
 # A fresh interpreter that counts every question to CUDA while the worker gets ready.
