@@ -74,6 +74,7 @@ bench: setup
 	$(PY) bench/pipeline.py --memory
 	$(PY) bench/instances_save.py
 	$(PY) bench/whatif.py
+	$(PY) bench/pages.py
 	$(PY) bench/load.py
 	DATABASE_URL=$$(./scripts/start_postgres.sh portal_bench --fresh) $(PY) bench/load.py
 
