@@ -93,6 +93,17 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def taker(conn: redis.Redis, run_id: int) -> str | None:
+    """The worker that took one of the run's jobs from the queue: RQ records it in the job's
+    execution before it forks the horse."""
+    for job_id in (f"run-{run_id}", f"run-{run_id}-shard-0", f"run-{run_id}-shard-1"):
+        for execution in conn.zrange(f"rq:executions:{job_id}", 0, -1):
+            name = conn.hget(f"rq:execution:{job_id}:{execution.decode()}", "worker_name")
+            if name:
+                return name.decode()
+    return None
+
+
 class WorkerProcess:
     """`manage.py inference_worker` in a real process, its output in a log file."""
 
@@ -146,6 +157,7 @@ class WorkerProcess:
 
     def kill_all(self) -> list[int]:
         """kill -9 of the worker and of its horse; returns the pids killed."""
+        os.kill(self.pid, signal.SIGSTOP)  # frozen, it cannot fork a horse we would miss
         victims = [self.pid, *children(self.pid)]
         for pid in victims:
             with contextlib.suppress(ProcessLookupError):

@@ -16,6 +16,7 @@ from tests.conftest import REPO_ROOT
 from tests.hardening.conftest import (
     FAST_RECONCILE,
     start,
+    taker,
     wait_ended,
     wait_for,
     whole_or_nothing,
@@ -149,15 +150,16 @@ def test_kill_9_of_a_whole_worker_five_times(
     killed: list[tuple[InferenceRun, float]] = []
     takers: list[str] = []
     phases: list[str] = []
-    # Five random moments, and one at once: the worker took the job, its horse has not yet
-    # claimed the run (the run is still queued in the database).
+    # Five random moments after the horse started, and one at once when the worker took the
+    # job: its horse is not forked yet, or has not claimed the run.
     moments = [rng.uniform(0.0, duration) for _ in range(5)] + [0.0]
     for k, moment in enumerate(moments):
         run = _start_kind(k, slow_model, validation_project, owner, settings)
-        busy = wait_for(
-            lambda: next((w for w in live if w.horse()), None), 60, "a worker", interval=0.002
-        )
-        time.sleep(moment)
+        name = wait_for(lambda r=run: taker(conn, r.pk), 60, "a worker to take it", 0.002)
+        busy = next(w for w in live if w.name == name)
+        if moment:
+            busy.wait_horse()
+            time.sleep(moment)
         phases.append(_phase(run.pk))
         busy.kill_all()
         killed.append((run, time.time()))
