@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -44,7 +46,7 @@ class ModelUploadForm(forms.Form):
     def clean_file(self):
         upload = self.cleaned_data["file"]
         try:
-            format_for(_Named(upload.name))
+            format_for(Path(upload.name))
         except ModelImportError as exc:
             raise forms.ValidationError(str(exc)) from None
         return upload
@@ -72,11 +74,3 @@ class ModelUploadForm(forms.Form):
             "mean": [0.485, 0.456, 0.406] if imagenet else [0.0, 0.0, 0.0],
             "std": [0.229, 0.224, 0.225] if imagenet else [1.0, 1.0, 1.0],
         }
-
-
-class _Named:
-    def __init__(self, name: str) -> None:
-        from pathlib import Path
-
-        self.suffix = Path(name).suffix
-        self.name = Path(name).name
