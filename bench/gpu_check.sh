@@ -9,8 +9,10 @@ OUT="${OUT:-$(mktemp -d)}"
 PY="${PYTHON:-python3}"
 
 if ! $PY -c "import metrics_rs" 2>/dev/null; then
-  $PY -m pip install --quiet --no-deps --no-index dist/*.whl 2>/dev/null \
-    || $PY -m pip install --quiet --no-deps --break-system-packages --no-index dist/*.whl
+  # The abi3 wheel is a zip: unpacking it onto PYTHONPATH needs neither pip nor a matching tag.
+  WHEEL_DIR="$OUT/metrics_rs_wheel"
+  mkdir -p "$WHEEL_DIR" && $PY -m zipfile -e dist/*.whl "$WHEEL_DIR"
+  export PYTHONPATH="$WHEEL_DIR${PYTHONPATH:+:$PYTHONPATH}"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, numpy, PIL, metrics_rs; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'Pillow', PIL.__version__)"

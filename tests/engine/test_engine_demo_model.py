@@ -86,14 +86,17 @@ def test_demo_model_run_matches_the_reference_pipeline(demo_spec, demo_images):
         assert np.all(np.diff(result.scores[rows]) <= 0)
         boxes, scores = reference(demo_spec, path, 0.001)
         assert abs(len(scores) - (rows.stop - rows.start)) <= 1
-        # The last bits of rounding differ (near-ties may swap, the 100th row may change) and
-        # the engine maps each axis by its own resize ratio where the demo uses one gain:
-        # compare the confident rows as sets, within one model-input pixel.
+        # The engine resizes with torch's antialiased bilinear kernel, the demo with Pillow's:
+        # pixels differ by at most one level, so scores move by a little, near-ties may swap
+        # and a row near a cut may cross it. The engine also maps each axis by its own resize
+        # ratio where the demo uses one gain. Compare the confident rows as sets, within one
+        # model-input pixel and 0.01 of score.
         pixel = max(result.image_sizes[i]) / demo_spec.input_size
-        strong = scores >= 0.25  # flat regions (padding) give tied low scores at many cells
-        assert abs(int(strong.sum()) - int((result.scores[rows] >= 0.25).sum())) <= 1
+        for cut in (0.25, 0.5):
+            assert abs(int((scores >= cut).sum()) - int((result.scores[rows] >= cut).sum())) <= 1
+        strong = scores >= 0.3  # flat regions (padding) give tied low scores at many cells
         for box, score in zip(boxes[strong], scores[strong], strict=True):
-            close = (np.abs(result.scores[rows] - score) < 1e-3) & (
+            close = (np.abs(result.scores[rows] - score) < 0.01) & (
                 np.abs(result.boxes[rows] - box).max(axis=1) < pixel
             )
             assert close.any(), (path, box, score)

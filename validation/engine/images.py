@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 PAD_VALUE = 114
 EXIF_ORIENTATION = 0x0112
-# The transposition ImageOps.exif_transpose applies for each EXIF orientation value.
-TRANSPOSE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+# What ImageOps.exif_transpose does for each EXIF orientation value, on a (3, h, w) array.
+ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: lambda a: a[:, :, ::-1],  # mirror left-right
+    3: lambda a: a[:, ::-1, ::-1],  # rotate 180
+    4: lambda a: a[:, ::-1, :],  # mirror top-bottom
+    5: lambda a: a.transpose(0, 2, 1),  # transpose
+    6: lambda a: np.rot90(a, -1, axes=(1, 2)),  # rotate 90 clockwise
+    7: lambda a: a.transpose(0, 2, 1)[:, ::-1, ::-1],  # transverse
+    8: lambda a: np.rot90(a, 1, axes=(1, 2)),  # rotate 90 anticlockwise
 }
+SWAPS_SIDES = frozenset({5, 6, 7, 8})
 
 
 class ImageSkipped(Exception):
@@ -100,33 +104,39 @@ def _decode_open(img: Image.Image, box_w: int, box_h: int, channel_order: str) -
         orientation = img.getexif().get(EXIF_ORIENTATION)
     except Exception:  # a broken EXIF block only loses the orientation
         orientation = None
-    transpose = TRANSPOSE_FOR_ORIENTATION.get(orientation) if isinstance(orientation, int) else None
-    swapped = transpose in (
-        Image.Transpose.TRANSPOSE,
-        Image.Transpose.TRANSVERSE,
-        Image.Transpose.ROTATE_90,
-        Image.Transpose.ROTATE_270,
-    )
+    orient = ORIENT.get(orientation) if isinstance(orientation, int) else None
+    swapped = orientation in SWAPS_SIDES
     stored_w, stored_h = img.size
     if stored_w < 1 or stored_h < 1:
         raise ImageSkipped("empty image (0 pixels)")
     width, height = (stored_h, stored_w) if swapped else (stored_w, stored_h)
     new_w, new_h = fitted_size(width, height, box_w, box_h)
-    side = max(new_w, new_h)
-    img.draft("RGB", (side, side))  # JPEG only: DCT scaling, result stays >= the target size
+    # Resize in stored orientation, then orient the small image (same result, less work).
+    target = (new_h, new_w) if swapped else (new_w, new_h)
+    img.draft("RGB", target)  # JPEG only: DCT scaling, result stays >= the target size
     img.load()
     img = _to_rgb(img)
-    # Resize in stored orientation, then transpose the small image (same result, less work).
-    target = (new_h, new_w) if swapped else (new_w, new_h)
-    if img.size != target:
-        img = img.resize(target, Image.Resampling.BILINEAR)
-    if transpose is not None:
-        img = img.transpose(transpose)
-    pixels = np.asarray(img, dtype=np.uint8)
+    pixels = _resized_chw(np.array(img, dtype=np.uint8), target)
+    if orient is not None:
+        pixels = orient(pixels)
     if channel_order == "BGR":
-        pixels = pixels[:, :, ::-1]
-    # Channel-first here, in the decode thread: the main thread then only casts and scales.
-    return DecodedImage(np.ascontiguousarray(pixels.transpose(2, 0, 1)), width, height)
+        pixels = pixels[::-1]
+    # Channel-first and contiguous here, in the decode thread: the main thread only pastes.
+    return DecodedImage(np.ascontiguousarray(pixels), width, height)
+
+
+def _resized_chw(hwc: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w, 3) uint8 → (3, size_h, size_w) uint8 view, bilinear with antialiasing.
+
+    torch's uint8 channels-last kernel gives Pillow's BILINEAR result (within one level) in
+    about half the time, and runs without the GIL.
+    """
+    w, h = size
+    chw = torch.from_numpy(hwc).permute(2, 0, 1)
+    if (hwc.shape[1], hwc.shape[0]) == (w, h):
+        return chw.numpy()
+    out = F.interpolate(chw[None], size=(h, w), mode="bilinear", antialias=True)
+    return out[0].numpy()
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -33,7 +33,9 @@ def prefetch(
     """Yield (first index, futures) per batch while up to `ahead` later batches decode.
 
     At most ahead + 1 batches of decoded images exist at a time, so memory follows the batch
-    size, not the number of images.
+    size, not the number of images. With ahead=0 a batch is only submitted once the consumer
+    asks for it, so decoding never overlaps the consumer's work (the model, on a CPU device,
+    which needs every core: a decode thread preempting one of its threads stalls them all).
     """
     starts = iter(range(0, len(images), group))
     pending: deque[tuple[int, list[Future[Decoded]]]] = deque()
@@ -48,9 +50,14 @@ def prefetch(
             ]
             pending.append((start, jobs))
 
-    for _ in range(ahead + 1):
+    for _ in range(ahead):
         submit()
-    while pending:
+    while True:
+        if ahead == 0 or not pending:
+            submit()
+        if not pending:
+            return
         batch = pending.popleft()
-        submit()
+        if ahead:
+            submit()
         yield batch

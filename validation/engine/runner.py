@@ -3,18 +3,24 @@
 Timing keys (seconds): "load" (model load + probe when none was given); "preprocess" (main
 thread: waiting for decoded images, laying out the batch, cast/normalise/transfer); "model"
 (forward, device synchronised); "postprocess" (output decoding, NMS, mapping back);
-"decode_cpu" (CPU time of the decode threads, which overlaps the others); "total" (wall).
+"decode_cpu" (CPU time of the decode threads); "total" (wall).
+
+On a GPU the decode threads run ahead of the model. On a CPU device the model's forward uses
+every core, and a decode thread preempting one of its threads stalls the whole parallel region,
+so there the next batch is decoded, on every core, between forwards instead.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from .batches import Forwarder
 from .images import DecodedImage, canvas_shape, layout_batch
@@ -89,7 +95,7 @@ def run_inference(
     max_per_image: int = 300,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    decode_threads: int = 4,
+    decode_threads: int | None = None,
 ) -> InferenceResult:
     """Run the model over (path, display name) images; predictions in original pixels."""
     if batch_size < 1 or image_size < 1 or max_per_image < 1:
@@ -106,9 +112,13 @@ def run_inference(
     )
     forwarder = Forwarder(model, spec, probe, batch_size, opts, seconds)
     collected = Collected()
-    with ThreadPoolExecutor(max(1, decode_threads), thread_name_prefix="engine-decode") as pool:
+    on_cpu = model.device.type == "cpu"
+    threads = decode_threads or default_decode_threads(on_cpu)
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="engine-decode") as pool:
         try:
-            batches = prefetch(pool, images, plan.group, plan.box_hw, spec.channel_order)
+            batches = prefetch(
+                pool, images, plan.group, plan.box_hw, spec.channel_order, ahead=0 if on_cpu else 2
+            )
             for first, futures in batches:
                 if should_stop is not None and should_stop():
                     raise Cancelled("cancelled")
@@ -120,6 +130,13 @@ def run_inference(
             raise
     seconds["total"] = time.perf_counter() - started
     return _result(collected, seconds, forwarder.batch, plan, probe)
+
+
+def default_decode_threads(on_cpu: bool) -> int:
+    """Every core the model uses on a CPU device; up to 16 cores feeding an accelerator."""
+    if on_cpu:
+        return torch.get_num_threads()
+    return max(1, min(16, len(os.sched_getaffinity(0))))
 
 
 def _run_batch(
