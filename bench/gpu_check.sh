@@ -24,7 +24,7 @@ IMAGES="${GPU_CHECK_IMAGES:-1500}"
 for batch in 32 8; do
   echo "== cuda:0, demo model, batch $batch, $IMAGES images =="
   $PY bench/pipeline.py --device cuda:0 --images "$IMAGES" --batch "$batch" \
-    --decode-threads 12 --repeats 2 --json "$OUT/gpu-batch$batch.json"
+    --repeats 2 --json "$OUT/gpu-batch$batch.json"
 done
 echo "== the same on this machine's CPU, batch 8, 200 images (for the ratio) =="
 $PY bench/pipeline.py --device cpu --images 200 --batch 8 --repeats 1 --json "$OUT/cpu-batch8.json"
