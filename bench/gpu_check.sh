@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-$(mktemp -d)}"
 PY="${PYTHON:-python3}"
 
-if ! $PY -c "import metrics_rs" 2>/dev/null; then
+# (The crate's source folder in the checkout imports as an empty namespace package: ask for
+# the function, not the name.)
+if ! $PY -c "import metrics_rs; metrics_rs.evaluate" 2>/dev/null; then
   # The abi3 wheel is a zip: unpacking it onto PYTHONPATH needs neither pip nor a matching tag.
   WHEEL_DIR="$OUT/metrics_rs_wheel"
   mkdir -p "$WHEEL_DIR" && $PY -m zipfile -e dist/*.whl "$WHEEL_DIR"

@@ -29,6 +29,7 @@ import torch  # noqa: E402
 import metrics_rs  # noqa: E402
 from demo.synth import write_dataset  # noqa: E402
 from validation import engine  # noqa: E402
+from validation.engine.loading import load_model  # noqa: E402
 
 DEMO = REPO / "demo" / "artifacts"
 
@@ -176,9 +177,9 @@ def end_to_end(spec, images, coco, args) -> dict:
 
 def forward_alone(spec, count: int, args, size: int) -> float:
     """The same number of batches through the model, on tensors already on the device."""
-    module = torch.export.load(spec.path).module()
+    # The engine's own loader: on a GPU it moves the program's constants with the export pass.
+    module = load_model(spec, args.device).module
     device = torch.device(args.device)
-    module.to(device)
     batches = [args.batch] * (count // args.batch) + (
         [count % args.batch] if count % args.batch else []
     )

@@ -93,12 +93,18 @@ def main() -> int:
             built["yolo export"] = (em.export_model(em.BrightBoxYolo(), d / "y.pt2"), tuple("abc"))
         except ImportError:
             print("torchvision missing: YOLO decoding (batched NMS) not checked")
-        for name, (path, labels) in built.items():
-            model_spec = ModelSpec(str(path), "auto", labels, input_size=640)
-            cpu = run_inference(model_spec, imgs, device="cpu", batch_size=4, image_size=640)
-            assert not torch.cuda.is_initialized(), "a CPU run initialised CUDA"
-            gpu = run_inference(model_spec, imgs, device=args.device, batch_size=4, image_size=640)
-            failures += not compare(name, cpu, gpu)
+        specs = {
+            name: ModelSpec(str(path), "auto", labels, input_size=640)
+            for name, (path, labels) in built.items()
+        }
+        on_cpu = {
+            name: run_inference(spec, imgs, device="cpu", batch_size=4, image_size=640)
+            for name, spec in specs.items()
+        }
+        assert not torch.cuda.is_initialized(), "a CPU run initialised CUDA"
+        for name, spec in specs.items():
+            gpu = run_inference(spec, imgs, device=args.device, batch_size=4, image_size=640)
+            failures += not compare(name, on_cpu[name], gpu)
 
         if not args.device.startswith("cuda"):
             print("not a CUDA device: real out-of-memory path not checked")

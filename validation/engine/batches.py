@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,7 +88,12 @@ class Forwarder:
                 f"the model failed on a batch of {count} images: {short_error(exc)}"
             ) from exc
         since = self._add("model", since)
-        detections = decode(out, self.probe.output_format, len(chunk), self.opts)[:count]
+        fmt = self.probe.output_format
+        if fmt != "yolo":
+            # A few small tensors: one copy each to the host beats a device sync per filter and
+            # check per image. A YOLO head is large and is filtered and NMS-ed on the device.
+            out = to_host(out)
+        detections = decode(out, fmt, len(chunk), self.opts)[:count]
         result = [_to_numpy(det) for det in detections]
         self._add("postprocess", since)
         return result
@@ -97,6 +103,17 @@ class Forwarder:
         now = time.perf_counter()
         self.seconds[stage] += now - since
         return now
+
+
+def to_host(out: Any) -> Any:
+    """The model's output with every tensor in it (lists, tuples, dicts) on the CPU."""
+    if isinstance(out, torch.Tensor):
+        return out.detach().cpu()
+    if isinstance(out, (list, tuple)):
+        return type(out)(to_host(item) for item in out)
+    if isinstance(out, dict):
+        return {key: to_host(value) for key, value in out.items()}
+    return out
 
 
 def _to_numpy(det: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> ImageDetections:
