@@ -1,9 +1,12 @@
 """Load: simulated users browse matrices, drill-downs and crops while two runs write results.
 
 `python bench/load.py [--users 20] [--seconds 600]`; with DATABASE_URL set (PostgreSQL) the same
-against that database. The portal runs in its own server process (Django's threaded runserver,
-as in the demo); two writer processes replace two other runs' 100,000 instances in a loop, the
-way a finishing run or a re-evaluation commits. Prints p50/p95 per kind of request and errors.
+against that database. The portal runs under gunicorn as in production (`gthread` workers, one
+per core, 8 threads each); two writer processes replace two other runs' 100,000 instances in
+one transaction every WRITER_PAUSE seconds, the way a finishing run or a re-evaluation commits.
+Each user opens the run page, a random cell and five of its crops, then the run list, pausing
+THINK_SECONDS after each click. Prints p50/p95 per kind of request and errors, timed by the
+simulated browser (queueing included), and the server's error lines.
 """
 
 from __future__ import annotations
@@ -58,8 +61,18 @@ def build(images: int) -> dict:
     }
 
 
+WRITER_PAUSE = 10.0  # seconds between two commits of one writer
+THINK_SECONDS = (1.0, 3.0)  # a user's pause after each click
+
+
 def writer_loop(run_id: int, seconds: float) -> None:
-    """Commit a run's 100k instances again and again, like a finishing run does."""
+    """Commit a run's 100k instances again and again, like a finishing run does.
+
+    A real run commits its results once, at its end; here each writer commits every
+    WRITER_PAUSE seconds for the whole test, far more often than runs finish. Without any pause
+    a writer re-takes SQLite's write lock the instant it commits, ahead of every waiting
+    request, which no real workload does.
+    """
     from django.db import transaction
 
     from validation.evaluation import write_instances
@@ -79,6 +92,7 @@ def writer_loop(run_id: int, seconds: float) -> None:
             Instance.objects.filter(run_id=run_id).delete()
             write_instances(run_id, rows)
         commits += 1
+        time.sleep(WRITER_PAUSE)
     print(json.dumps({"writer": run_id, "commits": commits}))
 
 
@@ -131,11 +145,16 @@ class User(threading.Thread):
         self.opener.open(request).read()
 
     def run(self) -> None:
-        self.login()
+        try:
+            self.login()
+        except OSError as exc:  # HTTPError included: counted, not a crashed thread
+            self.errors.append(("login", "/login/", repr(exc)))
+            return
         run_id, n = self.plan["browse"], self.plan["labels"]
         deadline = time.monotonic() + self.seconds
         while time.monotonic() < deadline:
             self.get("run page", f"/runs/{run_id}/")
+            self.think()
             row, col = int(self.rng.integers(0, n + 1)), int(self.rng.integers(0, n + 2))
             page = int(self.rng.integers(1, 4))
             body = self.get(
@@ -143,8 +162,13 @@ class User(threading.Thread):
             ).decode(errors="replace")
             for crop in re.findall(r'src="([^"]+crop\.png[^"]*)"', body)[:5]:
                 self.get("crop", crop.replace("&amp;", "&"))
+            self.think()
             self.get("run list", "/")
-            time.sleep(float(self.rng.uniform(0.2, 1.0)))  # a person reads the page
+            self.think()
+
+    def think(self) -> None:
+        """A person reads what the last click showed before the next one."""
+        time.sleep(float(self.rng.uniform(*THINK_SECONDS)))
 
 
 def main() -> None:
@@ -170,12 +194,23 @@ def main() -> None:
     user.save()
     env = dict(os.environ, PORTAL_VAR_DIR=str(var), MEDIA_ROOT=str(var / "media"))
     port = free_port()
+    server_log = var / "server.log"  # tracebacks of server errors, printed below
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            f"--bind=127.0.0.1:{port}",
+            "--worker-class=gthread",
+            f"--workers={os.cpu_count() or 1}",
+            "--threads=8",
+            "--backlog=512",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=server_log.open("w"),
     )
     writers = [
         subprocess.Popen(
@@ -230,6 +265,9 @@ def main() -> None:
         worst = max(worst, p95) if kind != "run list" else worst
         print(f"  {kind:<14} n={len(times):>5}  p50 {p50 * 1000:6.1f} ms  p95 {p95 * 1000:6.1f} ms")
     print(f"  errors: {len(errors)}" + (f"  e.g. {errors[:3]}" if errors else ""))
+    failures = [line for line in server_log.read_text().splitlines() if "Error" in line]
+    if failures:
+        print(f"  server log ({server_log}): {len(failures)} error lines, e.g. {failures[:3]}")
     print(f"  worst fragment p95 {worst * 1000:.0f} ms (target < {TARGET_P95 * 1000:.0f} ms)")
 
 
