@@ -54,28 +54,19 @@ PER_LABEL_HEADER = [
 ]
 OVERALL_ROW = "(overall, micro-averaged)"
 MACRO_ROW = "(macro average)"
-INSTANCE_HEADER = [
-    "id",
-    "image_id",
-    "image",
-    "kind",
-    "matrix_row",
-    "matrix_column",
-    "predicted_label",
-    "actual_label",
+# Columns whose CSV name is the Instance field's name.
+_SAME_NAME = [
     "score",
     "iou",
-    "px1",
-    "py1",
-    "px2",
-    "py2",
-    "gx1",
-    "gy1",
-    "gx2",
-    "gy2",
+    *("px1", "py1", "px2", "py2", "gx1", "gy1", "gx2", "gy2"),
     "annotation_id",
     "prediction_index",
 ]
+INSTANCE_HEADER = [
+    *("id", "image_id", "image", "kind", "matrix_row", "matrix_column"),
+    *("predicted_label", "actual_label", *_SAME_NAME),
+]
+# What the query reads per row; _instance_row turns row and actual_label into label names.
 _INSTANCE_FIELDS = [
     "id",
     "image_id",
@@ -84,18 +75,7 @@ _INSTANCE_FIELDS = [
     "row",
     "col",
     "actual_label",
-    "score",
-    "iou",
-    "px1",
-    "py1",
-    "px2",
-    "py2",
-    "gx1",
-    "gy1",
-    "gx2",
-    "gy2",
-    "annotation_id",
-    "prediction_index",
+    *_SAME_NAME,
 ]
 
 

@@ -130,13 +130,9 @@ class WhatIf:
 def evaluate(run: InferenceRun, thresholds: Thresholds) -> WhatIf:
     """Match the stored predictions again at these thresholds: matrix and metrics, no writes."""
     data = run_data(run)
-    n = data.num_labels
     ev = evaluation.match_predictions(data.preds, data.gt, data.labels, thresholds)
     matrix = np.asarray(ev.matrix, dtype=np.int64)
-    gt_counts = np.bincount(data.gt.labels, minlength=n)[:n]
-    overall, per_label, map50, map50_95 = evaluation.summarise(
-        data.labels, matrix, gt_counts, data.ap
-    )
+    overall, per_label, map50, map50_95 = evaluation.summarise(data.labels, ev, data.ap)
     return WhatIf(
         thresholds=thresholds,
         data=data,

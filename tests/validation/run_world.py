@@ -70,8 +70,6 @@ def make_project(members, name: str = "焊接项目", images: int = 3) -> Projec
 
 def _store_by_hand(run: InferenceRun) -> None:
     """Instances laid out by hand for one image set; the matrix is counted from them."""
-    from validation.evaluation import summarise
-
     labels = MODEL_LABELS + ["crack"]
     n = len(labels)
     rows = []
@@ -162,12 +160,42 @@ def _store_by_hand(run: InferenceRun) -> None:
     gt_counts = np.array([0, 0, 0, 0])
     for a in Annotation.objects.filter(image__task__project=run.project):
         gt_counts[labels.index(a.label.name)] += 1
-    overall, per_label, _m50, _m = summarise(labels, matrix, gt_counts, np.full((n, 10), np.nan))
+    overall, per_label = _metrics_by_hand(labels, matrix, gt_counts)
     run.labels = labels
     run.matrix = matrix.tolist()
     run.precision, run.recall, run.f1 = overall["precision"], overall["recall"], overall["f1"]
     run.per_label = per_label
     run.save()
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return None if den == 0 else num / den
+
+
+def _f1(p: float | None, r: float | None) -> float | None:
+    return None if p is None or r is None else (0.0 if p + r == 0 else 2 * p * r / (p + r))
+
+
+def _metrics_by_hand(labels: list[str], matrix: np.ndarray, gt_counts: np.ndarray):
+    """SPEC §4.5 from a hand-laid matrix (no AP: the run has no stored predictions)."""
+    n = len(labels)
+    tp, preds = np.diag(matrix[:n, :n]), matrix[:n].sum(axis=1)
+    per_label = {}
+    for i, name in enumerate(labels):
+        p, r = _ratio(int(tp[i]), int(preds[i])), _ratio(int(tp[i]), int(gt_counts[i]))
+        per_label[name] = {
+            "precision": p,
+            "recall": r,
+            "f1": _f1(p, r),
+            "ap50": None,
+            "ap50_95": None,
+            "annotations": int(gt_counts[i]),
+            "predictions": int(preds[i]),
+            "tp": int(tp[i]),
+        }
+    p = _ratio(int(tp.sum()), int(preds.sum()))
+    r = _ratio(int(tp.sum()), int(gt_counts.sum()))
+    return {"precision": p, "recall": r, "f1": _f1(p, r)}, per_label
 
 
 def make_completed_run(project: Project, model: DetectionModel, user, **fields) -> InferenceRun:
