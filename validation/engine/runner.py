@@ -116,9 +116,8 @@ def run_inference(
     threads = decode_threads or default_decode_threads(on_cpu)
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="engine-decode") as pool:
         try:
-            batches = prefetch(
-                pool, images, plan.group, plan.box_hw, spec.channel_order, ahead=0 if on_cpu else 2
-            )
+            ahead = 0 if on_cpu else 2
+            batches = prefetch(pool, images, plan.group, plan.box_hw, spec.channel_order, ahead)
             for first, futures in batches:
                 if should_stop is not None and should_stop():
                     raise Cancelled("cancelled")
@@ -136,7 +135,8 @@ def default_decode_threads(on_cpu: bool) -> int:
     """Every core the model uses on a CPU device; up to 16 cores feeding an accelerator."""
     if on_cpu:
         return torch.get_num_threads()
-    return max(1, min(16, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(16, cores or 1))
 
 
 def _run_batch(
