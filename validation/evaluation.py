@@ -118,11 +118,9 @@ def macro_averages(per_label: dict[str, dict]) -> dict[str, float | None]:
     return result
 
 
-def match_predictions(
-    preds: stored.StoredPredictions, gt: GroundTruth, labels: list[str], thresholds: Thresholds
-) -> metrics_rs.Evaluation:
-    """The matching of the whole run at these thresholds (SPEC §4.1-4.4), one crate call."""
-    return metrics_rs.evaluate(
+def crate_arrays(preds: stored.StoredPredictions, gt: GroundTruth) -> tuple[np.ndarray, ...]:
+    """The seven positional arrays every metrics_rs call takes: annotations, then predictions."""
+    return (
         gt.boxes,
         gt.labels,
         gt.offsets,
@@ -130,6 +128,15 @@ def match_predictions(
         preds.labels,
         preds.scores,
         preds.offsets,
+    )
+
+
+def match_predictions(
+    preds: stored.StoredPredictions, gt: GroundTruth, labels: list[str], thresholds: Thresholds
+) -> metrics_rs.Evaluation:
+    """The matching of the whole run at these thresholds (SPEC §4.1-4.4), one crate call."""
+    return metrics_rs.evaluate(
+        *crate_arrays(preds, gt),
         num_labels=len(labels),
         label_thresholds=thresholds.vector(labels),
         iou_threshold=thresholds.iou,
@@ -140,13 +147,7 @@ def match_predictions(
 def average_precision(preds: stored.StoredPredictions, gt: GroundTruth, n: int) -> np.ndarray:
     """COCO AP per label, ``(n, 10)``, over all stored predictions (SPEC §4.7)."""
     return metrics_rs.coco_ap(
-        gt.boxes,
-        gt.labels,
-        gt.offsets,
-        preds.boxes,
-        preds.labels,
-        preds.scores,
-        preds.offsets,
+        *crate_arrays(preds, gt),
         num_labels=n,
     )
 
@@ -161,13 +162,7 @@ def sweep_predictions(
 ) -> metrics_rs.Sweep:
     """Per-label precision, recall and F1 with every label at each of these confidences."""
     return metrics_rs.sweep(
-        gt.boxes,
-        gt.labels,
-        gt.offsets,
-        preds.boxes,
-        preds.labels,
-        preds.scores,
-        preds.offsets,
+        *crate_arrays(preds, gt),
         num_labels=n,
         iou_threshold=iou,
         low_overlap_threshold=low_overlap,
