@@ -349,26 +349,43 @@ fn check_offsets(name: &str, offsets: Ints<'_>, total: usize, of: &str) -> Resul
 /// Rows per parallel validation task.
 const CHUNK: usize = 1 << 14;
 
-/// First row (of `width` values) of `values` for which `bad` holds: blocks of rows are checked
-/// in parallel, without branches inside a block (so it vectorises), then the first bad block
-/// again row by row for the index (only on the error path).
-fn first_bad<T: Sync>(
+/// First row of `values` (rows of `W` values) for which `bad` holds: blocks of rows are
+/// checked in parallel, without branches inside a block (so it vectorises, with AVX2 where the
+/// CPU has it), then the first bad block again row by row for the index (only on the error path).
+fn first_bad<T: Copy + Sync, const W: usize>(
     values: &[T],
-    width: usize,
-    bad: impl Fn(&[T]) -> bool + Sync,
+    bad: impl Fn([T; W]) -> bool + Sync,
 ) -> Option<usize> {
-    let rows = values.len() / width.max(1);
-    let block = |b: usize| &values[b * CHUNK * width..((b + 1) * CHUNK).min(rows) * width];
-    let is_bad = |b: usize| {
-        block(b)
-            .chunks_exact(width)
-            .fold(false, |acc, row| acc | bad(row))
-    };
-    let first = (0..rows.div_ceil(CHUNK))
-        .into_par_iter()
-        .find_first(|&b| is_bad(b))?;
-    let offset = block(first).chunks_exact(width).position(&bad)?;
+    let rows = values.as_chunks::<W>().0;
+    let first = rows
+        .par_chunks(CHUNK)
+        .position_first(|block| any_bad(block, &bad))?;
+    let offset = rows[first * CHUNK..].iter().position(|&r| bad(r))?;
     Some(first * CHUNK + offset)
+}
+
+/// Whether `bad` holds for any row; every row is looked at (no early exit, no branch).
+#[inline(always)]
+fn any_bad_portable<T: Copy, const W: usize>(
+    rows: &[[T; W]],
+    bad: &impl Fn([T; W]) -> bool,
+) -> bool {
+    rows.iter().fold(false, |acc, &r| acc | bad(r))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn any_bad_avx2<T: Copy, const W: usize>(rows: &[[T; W]], bad: &impl Fn([T; W]) -> bool) -> bool {
+    any_bad_portable(rows, bad)
+}
+
+fn any_bad<T: Copy, const W: usize>(rows: &[[T; W]], bad: &impl Fn([T; W]) -> bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { any_bad_avx2(rows, bad) };
+    }
+    any_bad_portable(rows, bad)
 }
 
 /// `|v| < inf` is false for infinities and NaN alike.
@@ -380,8 +397,8 @@ fn finite(v: f64) -> bool {
 fn check_labels(name: &str, labels: Ints<'_>, num_labels: usize) -> Result<()> {
     let limit = i64::try_from(num_labels).unwrap_or(i64::MAX);
     let found = match labels {
-        Ints::I32(a) => first_bad(a, 1, |v| (i64::from(v[0]) < 0) | (i64::from(v[0]) >= limit)),
-        Ints::I64(a) => first_bad(a, 1, |v| (v[0] < 0) | (v[0] >= limit)),
+        Ints::I32(a) => first_bad(a, |[v]| (i64::from(v) < 0) | (i64::from(v) >= limit)),
+        Ints::I64(a) => first_bad(a, |[v]| (v < 0) | (v >= limit)),
     };
     if let Some(i) = found {
         return fail(format!(
@@ -402,10 +419,8 @@ fn bad_box(b: [f64; 4]) -> bool {
 
 fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
     let found = match boxes.values {
-        Floats::F32(a) => first_bad(a, 4, |r| {
-            bad_box([r[0].into(), r[1].into(), r[2].into(), r[3].into()])
-        }),
-        Floats::F64(a) => first_bad(a, 4, |r| bad_box([r[0], r[1], r[2], r[3]])),
+        Floats::F32(a) => first_bad(a, |r: [f32; 4]| bad_box(r.map(f64::from))),
+        Floats::F64(a) => first_bad(a, bad_box),
     };
     if let Some(i) = found {
         let b = boxes.get(i);
@@ -424,8 +439,8 @@ fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
 
 fn check_finite(name: &str, values: Floats<'_>) -> Result<()> {
     let found = match values {
-        Floats::F32(a) => first_bad(a, 1, |v| !finite(v[0].into())),
-        Floats::F64(a) => first_bad(a, 1, |v| !finite(v[0])),
+        Floats::F32(a) => first_bad(a, |[v]: [f32; 1]| !finite(v.into())),
+        Floats::F64(a) => first_bad(a, |[v]: [f64; 1]| !finite(v)),
     };
     if let Some(i) = found {
         return fail(format!("{name}[{i}]: {} is not finite", values.get(i)));

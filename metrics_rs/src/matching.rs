@@ -115,6 +115,7 @@ pub fn descending_key(score: f64) -> u64 {
 /// Matches every image and fills the confusion matrix.
 pub fn evaluate(ds: &Dataset<'_>, th: &Thresholds<'_>) -> Evaluation {
     let (m, n) = (ds.num_pred(), ds.num_gt());
+    let cells = (ds.num_labels + 1) * (ds.num_labels + 2);
     let mut out = Evaluation {
         num_labels: ds.num_labels,
         matrix: Vec::new(),
@@ -123,49 +124,26 @@ pub fn evaluate(ds: &Dataset<'_>, th: &Thresholds<'_>) -> Evaluation {
         pred_kind: vec![0; m],
         gt_pred: vec![UNMATCHED; n],
     };
-    split_outputs(ds, &mut out)
+    // Each task counts its images' cells in a matrix of its own; the matrices are summed.
+    out.matrix = split_outputs(ds, &mut out)
         .into_par_iter()
         .with_min_len(16)
-        .for_each_init(Scratch::default, |scratch, job| {
-            match_image(ds, th, scratch, job)
-        });
-    out.matrix = confusion_matrix(ds, &out);
+        .fold(
+            || (Scratch::default(), vec![0_i64; cells]),
+            |(mut scratch, mut matrix), job| {
+                match_image(ds, th, &mut scratch, &mut matrix, job);
+                (scratch, matrix)
+            },
+        )
+        .map(|(_, matrix)| matrix)
+        .reduce(
+            || vec![0_i64; cells],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
     out
-}
-
-/// Counts every kept prediction in its cell and every missed annotation in row `{}`.
-fn confusion_matrix(ds: &Dataset<'_>, ev: &Evaluation) -> Vec<i64> {
-    const CHUNK: usize = 1 << 16;
-    let (labels, cols) = (ds.num_labels, ds.num_labels + 2);
-    let cells = (labels + 1) * cols;
-    let count_chunk = |c: usize| {
-        let mut matrix = vec![0_i64; cells];
-        let mut label = Vec::with_capacity(CHUNK);
-        let preds = c * CHUNK..((c + 1) * CHUNK).min(ev.pred_kind.len());
-        ds.pred.labels.extend_into(preds.clone(), &mut label);
-        for (p, &row) in preds.zip(&label) {
-            let col = match ev.pred_kind[p] {
-                DROPPED => continue,
-                LOC => labels + 1,
-                DUPLICATE | BACKGROUND => labels,
-                _ => ds.gt_label(usize::try_from(ev.pred_gt[p]).unwrap_or(0)),
-            };
-            matrix[row * cols + col] += 1;
-        }
-        let gts = c * CHUNK..((c + 1) * CHUNK).min(ev.gt_pred.len());
-        for g in gts.filter(|&g| ev.gt_pred[g] == UNMATCHED) {
-            matrix[labels * cols + ds.gt_label(g)] += 1;
-        }
-        matrix
-    };
-    let chunks = ev.pred_kind.len().max(ev.gt_pred.len()).div_ceil(CHUNK);
-    (0..chunks).into_par_iter().map(count_chunk).reduce(
-        || vec![0_i64; cells],
-        |mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-            a
-        },
-    )
 }
 
 /// Cuts the flat output buffers into one disjoint set of slices per image.
@@ -198,8 +176,15 @@ fn split_outputs<'o>(ds: &Dataset<'_>, out: &'o mut Evaluation) -> Vec<ImageOut<
     jobs
 }
 
-/// SPEC §4.1–4.4 for one image.
-fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: ImageOut<'_>) {
+/// SPEC §4.1–4.4 for one image; its kept predictions and missed annotations are counted in
+/// `matrix` (row-major, `num_labels + 2` columns).
+fn match_image(
+    ds: &Dataset<'_>,
+    th: &Thresholds<'_>,
+    s: &mut Scratch,
+    matrix: &mut [i64],
+    out: ImageOut<'_>,
+) {
     let (preds, gts) = (ds.pred_range(out.img), ds.gt_range(out.img));
     s.gt_boxes.clear();
     ds.gt.boxes.extend_into(gts.clone(), &mut s.gt_boxes);
@@ -271,7 +256,8 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
         }
     }
 
-    // 3. Match, in visiting order; 4. the instance kinds (cells are counted afterwards).
+    // 3. Match, in visiting order; 4. the instance kinds and their cells.
+    let (labels, cols) = (ds.num_labels, ds.num_labels + 2);
     for r in 0..k {
         let label = s.kept_label[r];
         let (ious, taken, gt_labels) = (&s.ious, &s.taken, &s.gt_labels);
@@ -292,19 +278,26 @@ fn match_image(ds: &Dataset<'_>, th: &Thresholds<'_>, s: &mut Scratch, out: Imag
         let Some((j, value)) = found.0 else {
             out.pred_gt[local] = UNMATCHED;
             out.pred_kind[local] = if found.1 { DUPLICATE } else { BACKGROUND };
+            matrix[label * cols + labels] += 1;
             continue;
         };
         s.taken[j] = true;
         out.gt_pred[j] = (preds.start + local) as i64;
         out.pred_gt[local] = (gts.start + j) as i64;
         out.pred_iou[local] = value;
-        out.pred_kind[local] = if value < th.low {
-            LOC
+        let (kind, col) = if value < th.low {
+            (LOC, labels + 1)
         } else if s.gt_labels[j] == label {
-            TRUE_POSITIVE
+            (TRUE_POSITIVE, label)
         } else {
-            CONFUSION
+            (CONFUSION, s.gt_labels[j])
         };
+        out.pred_kind[local] = kind;
+        matrix[label * cols + col] += 1;
+    }
+    // Annotations left untaken are missed: row `{}`.
+    for (&taken, &label) in s.taken.iter().zip(&s.gt_labels) {
+        matrix[labels * cols + label] += i64::from(!taken);
     }
 }
 
