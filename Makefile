@@ -78,9 +78,13 @@ bench: setup
 	$(PY) bench/load.py
 	DATABASE_URL=$$(./scripts/start_postgres.sh portal_bench --fresh) $(PY) bench/load.py
 
-## gpu-wheel: the abi3 wheel of metrics_rs that bench/gpu_check.sh installs on a GPU machine
+## gpu-wheel: the wheels bench/gpu_check.sh unpacks on a GPU machine (Python 3.12): metrics_rs
+## (abi3) and simplejpeg, which the engine needs beside torch, numpy and Pillow
+GPU_PYTHON ?= 3.12
 gpu-wheel: setup
 	rm -rf dist && $(VENV)/bin/maturin build --release --out dist --quiet
+	$(PIP) download -q --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) \
+		--platform manylinux2014_x86_64 --dest dist $$(grep '^simplejpeg==' requirements.lock)
 
 ## lock: refresh requirements.lock from the current environment
 lock:

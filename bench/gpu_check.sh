@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPU check for one H100/H200: whole-run images per second, GPU utilisation and the pipeline's
-# overhead versus the model's forward alone. Needs only torch, numpy and Pillow on the machine
-# (any Python >= 3.11); metrics_rs comes as the abi3 wheel built here by `make gpu-wheel`
-# (dist/*.whl, carried along). Finishes in well under 5 minutes.
+# overhead versus the model's forward alone. Needs only torch, numpy and Pillow on the machine;
+# metrics_rs (abi3) and simplejpeg come as wheels fetched here by `make gpu-wheel` (dist/*.whl,
+# carried along; GPU_PYTHON=3.12 by default). Finishes in well under 5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$(mktemp -d)}"
@@ -10,14 +10,15 @@ PY="${PYTHON:-python3}"
 
 # (The crate's source folder in the checkout imports as an empty namespace package: ask for
 # the function, not the name.)
-if ! $PY -c "import metrics_rs; metrics_rs.evaluate" 2>/dev/null; then
-  # The abi3 wheel is a zip: unpacking it onto PYTHONPATH needs neither pip nor a matching tag.
-  WHEEL_DIR="$OUT/metrics_rs_wheel"
-  mkdir -p "$WHEEL_DIR" && $PY -m zipfile -e dist/*.whl "$WHEEL_DIR"
+if ! $PY -c "import simplejpeg, metrics_rs; metrics_rs.evaluate" 2>/dev/null; then
+  # Wheels are zips: unpacking them onto PYTHONPATH needs neither pip nor the network.
+  WHEEL_DIR="$OUT/wheels"
+  mkdir -p "$WHEEL_DIR"
+  for wheel in dist/*.whl; do $PY -m zipfile -e "$wheel" "$WHEEL_DIR"; done
   export PYTHONPATH="$WHEEL_DIR${PYTHONPATH:+:$PYTHONPATH}"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-$PY -c "import torch, numpy, PIL, metrics_rs; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'Pillow', PIL.__version__)"
+$PY -c "import torch, numpy, PIL, simplejpeg, metrics_rs; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'Pillow', PIL.__version__, 'simplejpeg', simplejpeg.__version__)"
 
 echo "== engine on CUDA: every output format against the CPU, and a real CUDA out-of-memory =="
 $PY tests/engine/gpu_check_engine.py --device cuda:0 || echo "engine GPU check FAILED (exit $?)"

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from validation.engine import ModelSpec, OutputContractError
+from validation.engine import images as images_module
 from validation.engine.forward import is_out_of_memory
 from validation.engine.images import ImageSkipped, decode_image
 from validation.engine.metadata import (
@@ -136,3 +137,80 @@ def test_any_image_mode_becomes_rgb(tmp_path, mode):
 def test_directory_instead_of_file_is_skipped(tmp_path):
     with pytest.raises(ImageSkipped, match=r"^cannot read the file \(Is a directory\)$"):
         decode_image(str(tmp_path), 64, 64, "RGB")
+
+
+def photo_like(width: int, height: int) -> np.ndarray:
+    """A smooth colour gradient with a few sharp rectangles, (height, width, 3) uint8."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([x / width * 255, y / height * 255, (x + y) / (width + height) * 255], axis=2)
+    for k in range(4):
+        x0, y0 = width * (k + 1) // 6, height * (k + 1) // 7
+        rgb[y0 : y0 + height // 8, x0 : x0 + width // 9] = (40 * k, 255 - 50 * k, 90)
+    return rgb.astype(np.uint8)
+
+
+def pillow_reference(path: Path, box: int) -> np.ndarray:
+    """Whole decode, then Pillow's bilinear resize: (3, h, w), what the fast path must match."""
+    with Image.open(path) as img:
+        rgb = img.convert("RGB")
+        w, h = rgb.size
+        ratio = min(box / w, box / h)
+        size = max(1, round(w * ratio)), max(1, round(h * ratio))
+        return np.asarray(rgb.resize(size, Image.Resampling.BILINEAR)).transpose(2, 0, 1)
+
+
+@pytest.fixture
+def jpeg_calls(monkeypatch):
+    """The shapes simplejpeg returned during the test (its scaled decode was used for these)."""
+    shapes: list[tuple[int, ...]] = []
+    real = images_module.simplejpeg.decode_jpeg
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        shapes.append(out.shape)
+        return out
+
+    monkeypatch.setattr(images_module.simplejpeg, "decode_jpeg", spy)
+    return shapes
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_is_dct_scaled_to_just_above_the_model_size(tmp_path, jpeg_calls, progressive):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(photo_like(1000, 800)).save(path, quality=92, progressive=progressive)
+    decoded = decode_image(str(path), 320, 320, "RGB")
+    # 3/8 is the smallest libjpeg-turbo scale that keeps 1000 × 800 at least 320 × 256; Pillow's
+    # draft() would only go to 1/2 (500 × 400).
+    assert jpeg_calls == [(300, 375, 3)]
+    assert decoded.pixels.shape == (3, 256, 320)
+    assert (decoded.width, decoded.height) == (1000, 800)
+    diff = np.abs(decoded.pixels.astype(int) - pillow_reference(path, 320))
+    assert diff.mean() < 2.0, diff.mean()
+
+
+def test_greyscale_jpeg_takes_the_scaled_path(tmp_path, jpeg_calls):
+    path = tmp_path / "grey.jpg"
+    Image.fromarray(photo_like(640, 480)).convert("L").save(path, quality=92)
+    decoded = decode_image(str(path), 320, 320, "BGR")
+    assert jpeg_calls == [(240, 320, 3)]
+    assert decoded.pixels.shape == (3, 240, 320)
+    assert (decoded.pixels[0] == decoded.pixels[1]).all()
+    assert (decoded.pixels[1] == decoded.pixels[2]).all()
+    assert np.abs(decoded.pixels.astype(int) - pillow_reference(path, 320)).mean() < 2.0
+
+
+def test_cmyk_jpeg_is_left_to_pillow(tmp_path, jpeg_calls):
+    path = tmp_path / "cmyk.jpg"
+    Image.fromarray(photo_like(300, 200)).convert("CMYK").save(path, quality=95)
+    decoded = decode_image(str(path), 150, 150, "RGB")
+    assert jpeg_calls == []
+    assert decoded.pixels.shape == (3, 100, 150)
+    assert np.abs(decoded.pixels.astype(int) - pillow_reference(path, 150)).mean() < 2.0
+
+
+def test_truncated_jpeg_keeps_pillows_reason(tmp_path):
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(photo_like(400, 300)).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:3000])
+    with pytest.raises(ImageSkipped, match=r"^truncated image file$"):
+        decode_image(str(path), 320, 320, "RGB")

@@ -1,4 +1,11 @@
-"""Image decoding (Pillow, EXIF orientation, RGB/BGR, aspect-keeping resize) and batch layout."""
+"""Image decoding (Pillow, EXIF orientation, RGB/BGR, aspect-keeping resize) and batch layout.
+
+Pillow opens every image and reads its size and EXIF orientation. RGB and greyscale JPEGs are
+then decoded by libjpeg-turbo through simplejpeg, scaled in the DCT by the smallest of its
+M/8 factors that keeps the image at least the model's size (Pillow offers only 1/2, 1/4 and
+1/8, so a 500 px photo for a 320 px model would be decoded whole); anything simplejpeg refuses,
+and every other format, is decoded by Pillow.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import simplejpeg
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
@@ -73,7 +81,7 @@ def decode_image(path: str, box_w: int, box_h: int, channel_order: str) -> Decod
         if os.path.getsize(path) == 0:
             raise ImageSkipped("empty file")
         with Image.open(path) as img:
-            return _decode_open(img, box_w, box_h, channel_order)
+            return _decode_open(img, path, box_w, box_h, channel_order)
     except ImageSkipped:
         raise
     except FileNotFoundError as exc:
@@ -98,8 +106,10 @@ def _decoder_reason(exc: BaseException) -> str:
     return f"corrupt image: {text}"
 
 
-def _decode_open(img: Image.Image, box_w: int, box_h: int, channel_order: str) -> DecodedImage:
-    """Decode an opened image; JPEGs are decoded at a reduced scale when much larger than needed."""
+def _decode_open(
+    img: Image.Image, path: str, box_w: int, box_h: int, channel_order: str
+) -> DecodedImage:
+    """Decode an opened image; JPEGs are decoded at a reduced scale when larger than needed."""
     try:
         orientation = img.getexif().get(EXIF_ORIENTATION)
     except Exception:  # a broken EXIF block only loses the orientation
@@ -113,16 +123,36 @@ def _decode_open(img: Image.Image, box_w: int, box_h: int, channel_order: str) -
     new_w, new_h = fitted_size(width, height, box_w, box_h)
     # Resize in stored orientation, then orient the small image (same result, less work).
     target = (new_h, new_w) if swapped else (new_w, new_h)
-    img.draft("RGB", target)  # JPEG only: DCT scaling, result stays >= the target size
-    img.load()
-    img = _to_rgb(img)
-    pixels = _resized_chw(np.array(img, dtype=np.uint8), target)
+    hwc = _scaled_jpeg(img, path, target)
+    if hwc is None:
+        img.draft("RGB", target)  # JPEG only: DCT scaling by 1/2, 1/4 or 1/8, still >= target
+        img.load()
+        hwc = np.array(_to_rgb(img), dtype=np.uint8)
+    pixels = _resized_chw(hwc, target)
     if orient is not None:
         pixels = orient(pixels)
     if channel_order == "BGR":
         pixels = pixels[::-1]
     # Channel-first and contiguous here, in the decode thread: the main thread only pastes.
     return DecodedImage(np.ascontiguousarray(pixels), width, height)
+
+
+def _scaled_jpeg(img: Image.Image, path: str, size: tuple[int, int]) -> np.ndarray | None:
+    """(h, w, 3) RGB of an RGB or greyscale JPEG, DCT-scaled to at least size; else None.
+
+    None also when libjpeg-turbo refuses the file or warns about it (strict): Pillow then
+    decodes it, or gives the reason shown for a broken file.
+    """
+    if img.format != "JPEG" or img.mode not in ("RGB", "L"):
+        return None
+    with open(path, "rb") as file:  # Pillow would read it all as well
+        data = file.read()
+    try:
+        return simplejpeg.decode_jpeg(
+            data, colorspace="RGB", min_width=size[0], min_height=size[1], strict=True
+        )
+    except ValueError:
+        return None
 
 
 def _resized_chw(hwc: np.ndarray, size: tuple[int, int]) -> np.ndarray:
