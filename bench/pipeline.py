@@ -275,10 +275,14 @@ def main() -> None:
         for _ in range(args.repeats):
             runs.append(end_to_end(spec, images, coco, args))
             forwards.append(forward_alone(spec, len(images), args, runs[-1]["used_image_size"]))
-        best = min(runs, key=lambda r: r["infer"] - r["load"])
+        best = min(runs, key=lambda r: r["wall"] - r["load"])
         size = best["used_image_size"]
-        forward = float(np.median(forwards))
-        pipeline = float(np.median([r["wall"] - r["load"] for r in runs]))
+        # Best of N on both sides: on a shared machine other tenants only ever add time (as
+        # timeit advises); the medians are printed too.
+        forward = float(np.min(forwards))
+        pipeline = best["wall"] - best["load"]
+        forward_median = float(np.median(forwards))
+        pipeline_median = float(np.median([r["wall"] - r["load"] for r in runs]))
         figures = {
             "device": args.device,
             "images": len(images),
@@ -289,6 +293,9 @@ def main() -> None:
             "pipeline_images_per_second": len(images) / pipeline,
             "forward_images_per_second": len(images) / forward,
             "overhead": pipeline / forward - 1,
+            "pipeline_seconds_median": pipeline_median,
+            "forward_seconds_median": forward_median,
+            "overhead_of_medians": pipeline_median / forward_median - 1,
             "model_load_seconds": best["load"],
             "store_evaluate_seconds": best["store_evaluate"],
             "f1_at_0_25": best["f1"],
@@ -297,13 +304,16 @@ def main() -> None:
         }
         print(
             f"whole run (load excluded): {figures['pipeline_images_per_second']:.1f} img/s"
-            f"  ({pipeline:.2f} s, median of {args.repeats})"
+            f"  ({pipeline:.2f} s best of {args.repeats}, median {pipeline_median:.2f} s)"
         )
         print(
             f"forward alone:             {figures['forward_images_per_second']:.1f} img/s"
-            f"  ({forward:.2f} s)"
+            f"  ({forward:.2f} s best of {args.repeats}, median {forward_median:.2f} s)"
         )
-        print(f"pipeline overhead vs forward: {figures['overhead'] * 100:+.1f} %  (target <= 15 %)")
+        print(
+            f"pipeline overhead vs forward: {figures['overhead'] * 100:+.1f} % best vs best,"
+            f" {figures['overhead_of_medians'] * 100:+.1f} % median vs median  (target <= 15 %)"
+        )
         print(
             f"store + evaluate: {best['store_evaluate'] * 1000:.1f} ms; model load "
             f"{best['load']:.2f} s; F1@0.25 {best['f1']:.3f}"
