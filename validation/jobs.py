@@ -498,8 +498,14 @@ def _check_jobs(run: InferenceRun, connection, stale_before) -> str:
         status = job.get_status()
         if status in ("failed", "stopped", "canceled"):
             return _("The job ended before the run started: %(status)s.") % {"status": status}
-        beat = job.last_heartbeat or job.started_at
-        if status == "started" and beat is not None and beat < stale_before - JOB_HEARTBEAT_SLACK:
+        if status == "started":
+            beat = job.last_heartbeat or job.started_at
+        else:
+            # Still "queued" but taken: a worker recorded its execution, and died before its
+            # work horse started the job (RQ leaves it in the intermediate queue for minutes).
+            beats = [execution.last_heartbeat for execution in job.get_executions()]
+            beat = max(beats, default=None)
+        if beat is not None and beat < stale_before - JOB_HEARTBEAT_SLACK:
             return _("Worker lost: the worker that took this run stopped before starting it.")
     # Redis lost them (a restart without persistence): queue them again, once across workers.
     if lost and connection.set(f"portal:requeued:{run.pk}", 1, nx=True, ex=30):

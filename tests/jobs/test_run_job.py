@@ -206,6 +206,40 @@ def test_reconciler_fails_a_run_whose_worker_stopped_beating(
     assert "Worker lost" in run.error_message
 
 
+def test_reconciler_fails_a_shard_taken_by_a_worker_that_died_before_its_horse_started(
+    worker_env, flush_redis, tiny_model, validation_project, owner, settings
+):
+    import time
+
+    import redis
+    from rq import Queue, Worker
+
+    from validation.jobs import run_shard_job
+    from validation.queueing import queue_for_device
+
+    settings.INFERENCE_SHARD_SIZE = 6
+    run = _start(tiny_model, validation_project, owner)
+    assert run.shards.count() == 2
+    run_shard_job(run.pk, 1)  # another worker did shard 1: the run is running
+    conn = redis.Redis.from_url(worker_env["REDIS_URL"])
+    queue = queue_for_device(run.device, conn)
+    # A worker takes shard 0's job (RQ moves it to its intermediate queue and records the
+    # execution) and is killed before its work horse marks the job started.
+    job, _queue = Queue.dequeue_any([queue], None, connection=conn)
+    assert job.id == f"run-{run.pk}-shard-0"
+    Worker([queue], connection=conn, name="killed").prepare_execution(job)
+    assert job.get_status() == "queued"
+    assert reconcile_runs() == []  # its heartbeat is fresh: the worker may be starting it
+    execution = job.get_executions()[0]
+    conn.hset(execution.key, "last_heartbeat", time.time() - 600)
+    assert reconcile_runs() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == InferenceRun.Status.FAILED
+    assert run.error_message == (
+        "Worker lost: the worker that took this run stopped before starting it."
+    )
+
+
 def test_reevaluate_after_fixing_an_annotation_changes_exactly_that_instance(
     worker_env, flush_redis, tiny_model, validation_project, owner
 ):
