@@ -14,7 +14,7 @@ from PIL import Image
 from validation.engine import ModelSpec, OutputContractError
 from validation.engine import images as images_module
 from validation.engine.forward import is_out_of_memory
-from validation.engine.images import ImageSkipped, decode_image
+from validation.engine.images import ImageSkipped, decode_image, fitted_size
 from validation.engine.metadata import (
     image_shape_from,
     label_names_from,
@@ -153,9 +153,7 @@ def pillow_reference(path: Path, box: int) -> np.ndarray:
     """Whole decode, then Pillow's bilinear resize: (3, h, w), what the fast path must match."""
     with Image.open(path) as img:
         rgb = img.convert("RGB")
-        w, h = rgb.size
-        ratio = min(box / w, box / h)
-        size = max(1, round(w * ratio)), max(1, round(h * ratio))
+        size = fitted_size(*rgb.size, box, box)
         return np.asarray(rgb.resize(size, Image.Resampling.BILINEAR)).transpose(2, 0, 1)
 
 
