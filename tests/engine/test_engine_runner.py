@@ -5,6 +5,7 @@ from __future__ import annotations
 import engine_models as em
 import numpy as np
 import pytest
+import torch
 from conftest import ROWS
 from PIL import Image
 
@@ -262,4 +263,40 @@ def test_unusable_device_is_refused(models, tmp_path, device, message):
             device=device,
             batch_size=1,
             image_size=64,
+        )
+
+
+def test_cpu_lanes_give_the_results_of_one_lane_in_input_order(models, tmp_path):
+    images = many_images(tmp_path, 9)
+    images.insert(4, ("/nowhere/gone.jpg", "gone.jpg"))  # a skip inside a lane's batch
+    threads = torch.get_num_threads()
+    runs = [
+        run_inference(
+            spec(models["nx6_export"]),
+            images,
+            device="cpu",
+            batch_size=2,
+            image_size=64,
+            decode_threads=lanes,
+        )
+        for lanes in (1, 3)
+    ]
+    same(*runs)
+    assert runs[0].skipped == [(4, "gone.jpg", "file not found")]
+    assert torch.get_num_threads() == threads  # the lanes' one thread each is not left behind
+    # Stage times are per lane, so they stay within the run's wall time.
+    timing = runs[1].timing
+    assert timing["preprocess"] + timing["model"] + timing["postprocess"] <= timing["total"]
+
+
+def test_cpu_lanes_stop_at_the_first_failing_batch(models, tmp_path):
+    images = many_images(tmp_path, 8)
+    with pytest.raises(OutputContractError, match=r"class index 1, outside its 1 labels"):
+        run_inference(
+            spec(models["nx6_export"], labels=("only",)),
+            images,
+            device="cpu",
+            batch_size=2,
+            image_size=64,
+            decode_threads=3,
         )

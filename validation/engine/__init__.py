@@ -1,5 +1,6 @@
 """Inference engine: torch models in, boxes in original-image pixels out. No Django here."""
 
+from .memory import keep_freed_memory
 from .probe import probe_model
 from .runner import run_inference
 from .types import (
@@ -24,6 +25,7 @@ __all__ = [
     "OutOfMemoryAtBatchOne",
     "OutputContractError",
     "ProbeResult",
+    "keep_freed_memory",
     "probe_model",
     "run_inference",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -28,7 +29,9 @@ class Forwarder:
     """Runs batches through the model; on out-of-memory halves its batch and retries.
 
     The halved size is kept for the rest of the run (final_batch_size in the result). A model
-    with a fixed batch gets chunks padded up to it and cannot halve.
+    with a fixed batch gets chunks padded up to it and cannot halve. Several threads (the CPU
+    lanes) may call run() at once: stage times go to a shared StageClock, and a size is halved
+    once however many chunks of that size ran out of memory together.
     """
 
     def __init__(
@@ -38,19 +41,21 @@ class Forwarder:
         probe: ProbeResult,
         batch: int,
         opts: DecodeOptions,
-        seconds: dict[str, float],
+        clock: StageClock,
     ) -> None:
         self.model, self.spec, self.probe, self.opts = model, spec, probe, opts
-        self.seconds = seconds
+        self.clock = clock
         self.fixed = None if probe.dynamic_batch else (probe.fixed_batch or 1)
         self.batch = self.fixed or max(1, batch)
+        self._halving = threading.Lock()
 
     def run(self, pixels: np.ndarray) -> list[ImageDetections]:
         """Detections in canvas pixels for each image of a (B, 3, H, W) uint8 batch."""
         results: list[ImageDetections] = []
         start = 0
         while start < len(pixels):
-            chunk = pixels[start : start + self.batch]
+            size = self.batch
+            chunk = pixels[start : start + size]
             try:
                 results.extend(self._chunk(chunk))
             except Exception as exc:
@@ -62,11 +67,13 @@ class Forwarder:
             # Out of memory. Leaving the except block dropped the exception and the tensors
             # its traceback held, so the cached blocks can really be released now.
             release_cached_memory(self.model.device)
-            if self.batch == 1 or self.fixed:
-                raise OutOfMemoryAtBatchOne(
-                    f"out of memory at batch size {self.batch} on {self.model.device}"
-                )
-            self.batch = max(1, self.batch // 2)
+            with self._halving:
+                if size == 1 or self.fixed:
+                    raise OutOfMemoryAtBatchOne(
+                        f"out of memory at batch size {size} on {self.model.device}"
+                    )
+                if self.batch == size:  # else another thread has halved it already
+                    self.batch = max(1, size // 2)
         return results
 
     def _chunk(self, chunk: np.ndarray) -> list[ImageDetections]:
@@ -77,7 +84,7 @@ class Forwarder:
             pad = np.full((self.fixed - count, *chunk.shape[1:]), PAD_VALUE, dtype=np.uint8)
             chunk = np.concatenate([chunk, pad])
         x = model_input(to_host_tensor(chunk, self.model.device), self.spec, self.model)
-        since = self._add("preprocess", since)
+        since = self.clock.since("preprocess", since)
         try:
             out = call_model(self.model, x, self.probe.input_kind)
             synchronize(self.model.device)
@@ -87,7 +94,7 @@ class Forwarder:
             raise EngineError(
                 f"the model failed on a batch of {count} images: {short_error(exc)}"
             ) from exc
-        since = self._add("model", since)
+        since = self.clock.since("model", since)
         fmt = self.probe.output_format
         if fmt != "yolo":
             # A few small tensors: one copy each to the host beats a device sync per filter and
@@ -95,13 +102,26 @@ class Forwarder:
             out = to_host(out)
         detections = decode(out, fmt, len(chunk), self.opts)[:count]
         result = [_to_numpy(det) for det in detections]
-        self._add("postprocess", since)
+        self.clock.since("postprocess", since)
         return result
 
-    def _add(self, stage: str, since: float) -> float:
-        """Account the time since `since` to a stage; return now."""
+
+class StageClock:
+    """Seconds per stage, added to from any thread."""
+
+    def __init__(self, stages: tuple[str, ...]) -> None:
+        self.seconds = dict.fromkeys(stages, 0.0)
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Add seconds to a stage."""
+        with self._lock:
+            self.seconds[stage] += seconds
+
+    def since(self, stage: str, start: float) -> float:
+        """Add the time since `start` (perf_counter) to a stage; return now."""
         now = time.perf_counter()
-        self.seconds[stage] += now - since
+        self.add(stage, now - start)
         return now
 
 

@@ -33,9 +33,7 @@ def prefetch(
     """Yield (first index, futures) per batch while up to `ahead` later batches decode.
 
     At most ahead + 1 batches of decoded images exist at a time, so memory follows the batch
-    size, not the number of images. With ahead=0 a batch is only submitted once the consumer
-    asks for it, so decoding never overlaps the consumer's work (the model, on a CPU device,
-    which needs every core: a decode thread preempting one of its threads stalls them all).
+    size, not the number of images.
     """
     starts = iter(range(0, len(images), group))
     pending: deque[tuple[int, list[Future[Decoded]]]] = deque()
@@ -50,14 +48,8 @@ def prefetch(
             ]
             pending.append((start, jobs))
 
-    for _ in range(ahead):
+    for _ in range(ahead + 1):  # the batch handed out first, and `ahead` more
         submit()
-    while True:
-        if ahead == 0 or not pending:
-            submit()
-        if not pending:
-            return
-        batch = pending.popleft()
-        if ahead:
-            submit()
-        yield batch
+    while pending:
+        yield pending.popleft()
+        submit()

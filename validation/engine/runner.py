@@ -1,13 +1,20 @@
 """run_inference: stream images through the model in batches, boxes back in original pixels.
 
-Timing keys (seconds): "load" (model load + probe when none was given); "preprocess" (main
-thread: waiting for decoded images, laying out the batch, cast/normalise/transfer); "model"
+Timing keys (seconds): "load" (model load + probe when none was given); "preprocess" (decoding
+and waiting for decoded images, laying out the batch, cast/normalise/transfer); "model"
 (forward, device synchronised); "postprocess" (output decoding, NMS, mapping back);
-"decode_cpu" (CPU time of the decode threads); "total" (wall).
+"decode_cpu" (CPU time spent decoding images, summed over threads); "total" (wall).
 
-On a GPU the decode threads run ahead of the model. On a CPU device the model's forward uses
-every core, and a decode thread preempting one of its threads stalls the whole parallel region,
-so there the next batch is decoded, on every core, between forwards instead.
+On an accelerator, decode threads run ahead of the model: the next batches are decoded while
+the current one runs.
+
+On a CPU device the cores are shared by decoding and the model, and one forward spread over
+every core wastes part of them (its threads wait for each other between and inside operators).
+So the run goes in lanes, one per core the model would use: each lane decodes a whole batch and
+forwards it with one torch thread, side by side with the others, and results are put back in
+input order. A lane's decoding overlaps the other lanes' forwards. The stage times of the
+lanes are summed and divided by the number of lanes, so they still add up to about the wall
+time. Batch-size halving after out-of-memory is shared by the lanes.
 """
 
 from __future__ import annotations
@@ -15,18 +22,21 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 import torch
 
-from .batches import Forwarder
+from .batches import Forwarder, StageClock
 from .images import DecodedImage, canvas_shape, layout_batch
 from .loading import load_model
 from .outputs import DecodeOptions
-from .prefetch import Decoded, prefetch
+from .prefetch import decode_task, prefetch
 from .probe import probe_loaded
 from .types import Cancelled, InferenceResult, ModelSpec, ProbeResult
 
@@ -82,6 +92,16 @@ class Collected:
         self.counts.append(0)
         self.sizes.append((0, 0))
 
+    def add_batch(
+        self, first: int, outputs: list[ImageOutput], images: Sequence[tuple[str, str]]
+    ) -> None:
+        """Record a batch whose first image is images[first]."""
+        for index, output in enumerate(outputs, start=first):
+            if isinstance(output, str):
+                self.skip(index, images[index][1], output)
+            else:
+                self.add(*output)
+
 
 def run_inference(
     spec: ModelSpec,
@@ -97,80 +117,155 @@ def run_inference(
     should_stop: Callable[[], bool] | None = None,
     decode_threads: int | None = None,
 ) -> InferenceResult:
-    """Run the model over (path, display name) images; predictions in original pixels."""
+    """Run the model over (path, display name) images; predictions in original pixels.
+
+    decode_threads: on an accelerator, the threads decoding ahead of the model (default: the
+    cores, at most 16); on a CPU device, the lanes (default: torch's thread count).
+    """
     if batch_size < 1 or image_size < 1 or max_per_image < 1:
         raise ValueError("batch_size, image_size and max_per_image must be positive")
     started = time.perf_counter()
-    seconds = dict.fromkeys(STAGES, 0.0)
+    clock = StageClock(STAGES)
     model = load_model(spec, device)
     if probe is None:
         probe = probe_loaded(model, spec)
-    seconds["load"] = time.perf_counter() - started
+    clock.add("load", time.perf_counter() - started)
     plan = make_plan(spec, probe, image_size, batch_size)
     opts = DecodeOptions(
         score_floor, max_per_image, spec.nms_iou, probe.num_classes, probe.label_offset
     )
-    forwarder = Forwarder(model, spec, probe, batch_size, opts, seconds)
+    forwarder = Forwarder(model, spec, probe, batch_size, opts, clock)
+    work = BatchWork(images, plan, spec.channel_order, forwarder)
+    if model.device.type == "cpu":
+        lanes = max(1, decode_threads or torch.get_num_threads())
+        batches = lane_batches(work, lanes)
+    else:
+        lanes = 1
+        batches = prefetched_batches(work, decode_threads or default_decode_threads())
     collected = Collected()
-    on_cpu = model.device.type == "cpu"
-    threads = decode_threads or default_decode_threads(on_cpu)
-    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="engine-decode") as pool:
-        try:
-            ahead = 0 if on_cpu else 2
-            batches = prefetch(pool, images, plan.group, plan.box_hw, spec.channel_order, ahead)
-            for first, futures in batches:
-                if should_stop is not None and should_stop():
-                    raise Cancelled("cancelled")
-                _run_batch(first, futures, images, plan, forwarder, collected)
-                if on_progress is not None:
-                    on_progress(first + len(futures), len(images))
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    with closing(batches):
+        for first, outputs in batches:
+            if should_stop is not None and should_stop():
+                raise Cancelled("cancelled")
+            collected.add_batch(first, outputs, images)
+            if on_progress is not None:
+                on_progress(first + len(outputs), len(images))
+    seconds = clock.seconds
+    ran = min(lanes, math.ceil(len(images) / plan.group))
+    for stage in ("preprocess", "model", "postprocess"):
+        seconds[stage] /= max(1, ran)
     seconds["total"] = time.perf_counter() - started
     return _result(collected, seconds, forwarder.batch, plan, probe)
 
 
-def default_decode_threads(on_cpu: bool) -> int:
-    """Every core the model uses on a CPU device; up to 16 cores feeding an accelerator."""
-    if on_cpu:
-        return torch.get_num_threads()
+def default_decode_threads() -> int:
+    """Up to 16 cores feeding an accelerator."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(16, cores or 1))
 
 
-def _run_batch(
-    first: int,
-    futures: list[Future[Decoded]],
-    images: Sequence[tuple[str, str]],
-    plan: Plan,
-    forwarder: Forwarder,
-    collected: Collected,
-) -> None:
-    """Wait for one batch's images, forward them, store predictions in original pixels."""
-    seconds = forwarder.seconds
-    since = time.perf_counter()
-    items: list[DecodedImage | str] = []
-    for future in futures:
-        item, cpu = future.result()
-        seconds["decode_cpu"] += cpu
-        items.append(item)
-    decoded = [item for item in items if isinstance(item, DecodedImage)]
-    results = []
-    if decoded:
-        canvas = plan.canvas_hw or canvas_shape(decoded, None, forwarder.probe.stride)
-        pixels, placements = layout_batch(decoded, canvas, plan.centred)
-        seconds["preprocess"] += time.perf_counter() - since
-        results = list(zip(placements, forwarder.run(pixels), strict=True))
-    since = time.perf_counter()
-    ready = iter(results)
-    for offset, item in enumerate(items):
-        if isinstance(item, str):
-            collected.skip(first + offset, images[first + offset][1], item)
-            continue
-        place, (boxes, scores, labels) = next(ready)
-        collected.add(place.to_original(boxes), scores, labels, (place.width, place.height))
-    seconds["postprocess"] += time.perf_counter() - since
+# Per image of a batch: boxes in original pixels, scores, labels, original (width, height); or
+# why the image was skipped.
+ImageOutput = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]] | str
+BatchOutputs = tuple[int, list[ImageOutput]]  # index of the batch's first image, outputs
+
+
+@dataclass(frozen=True)
+class BatchWork:
+    """What every batch of a run needs."""
+
+    images: Sequence[tuple[str, str]]
+    plan: Plan
+    channel_order: str
+    forwarder: Forwarder
+
+    def starts(self) -> range:
+        """Index of each batch's first image."""
+        return range(0, len(self.images), self.plan.group)
+
+    def forward(self, items: list[DecodedImage | str]) -> list[ImageOutput]:
+        """Lay out a batch's decoded images, forward them, map boxes back to original pixels.
+
+        Skipped images keep their reason.
+        """
+        clock = self.forwarder.clock
+        since = time.perf_counter()
+        decoded = [item for item in items if isinstance(item, DecodedImage)]
+        if not decoded:
+            return [item for item in items if isinstance(item, str)]  # all skipped
+        canvas = self.plan.canvas_hw or canvas_shape(decoded, None, self.forwarder.probe.stride)
+        pixels, placements = layout_batch(decoded, canvas, self.plan.centred)
+        clock.since("preprocess", since)
+        detections = self.forwarder.run(pixels)
+        since = time.perf_counter()
+        mapped = iter(
+            [
+                (place.to_original(boxes), scores, labels, (place.width, place.height))
+                for place, (boxes, scores, labels) in zip(placements, detections, strict=True)
+            ]
+        )
+        clock.since("postprocess", since)
+        return [item if isinstance(item, str) else next(mapped) for item in items]
+
+
+def lane_batches(work: BatchWork, lanes: int) -> Generator[BatchOutputs, None, None]:
+    """CPU: each lane thread decodes a batch and forwards it with one torch thread; in order.
+
+    Twice as many batches as lanes are in flight, so a lane that is done early starts the next
+    one instead of waiting for the oldest to be collected; memory follows the batch size.
+    """
+    threads = torch.get_num_threads()
+
+    def lane(first: int) -> BatchOutputs:
+        since = time.perf_counter()
+        items: list[DecodedImage | str] = []
+        stop = min(first + work.plan.group, len(work.images))
+        for path, _ in work.images[first:stop]:
+            item, cpu = decode_task(path, work.plan.box_hw, work.channel_order)
+            work.forwarder.clock.add("decode_cpu", cpu)
+            items.append(item)
+        work.forwarder.clock.since("preprocess", since)
+        return first, work.forward(items)
+
+    pool = ThreadPoolExecutor(
+        lanes, "engine-lane", initializer=torch.set_num_threads, initargs=(1,)
+    )
+    try:
+        starts = iter(work.starts())
+        pending: deque[Future[BatchOutputs]] = deque(
+            pool.submit(lane, first) for first in islice(starts, 2 * lanes)
+        )
+        while pending:
+            done = pending.popleft().result()
+            first = next(starts, None)
+            if first is not None:
+                pending.append(pool.submit(lane, first))
+            yield done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads)  # the lanes' setting is also torch's default for new threads
+
+
+def prefetched_batches(work: BatchWork, threads: int) -> Generator[BatchOutputs, None, None]:
+    """Accelerator: decode threads run two batches ahead; the forward runs in this thread."""
+    clock = work.forwarder.clock
+    with ThreadPoolExecutor(threads, thread_name_prefix="engine-decode") as pool:
+        try:
+            plan = work.plan
+            for first, futures in prefetch(
+                pool, work.images, plan.group, plan.box_hw, work.channel_order, ahead=2
+            ):
+                since = time.perf_counter()
+                items = []
+                for future in futures:
+                    item, cpu = future.result()
+                    clock.add("decode_cpu", cpu)
+                    items.append(item)
+                clock.since("preprocess", since)
+                yield first, work.forward(items)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _concat(parts: list[np.ndarray], shape: tuple[int, ...], dtype: type) -> np.ndarray:

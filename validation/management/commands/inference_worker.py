@@ -8,6 +8,7 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 
 from validation import devices
+from validation.engine.memory import keep_freed_memory
 from validation.queueing import redis_connection
 from validation.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
         os.environ["PORTAL_WORKER_DEVICE"] = device
         host = devices.this_host()
         os.environ.setdefault("PORTAL_WORKER_HOST", host)
+        keep_freed_memory()  # inherited by every work horse: batches reuse their memory
         try:
             warm_up_model_loading()
         except Exception as exc:  # noqa: BLE001 - only a speed-up: jobs import what they need
