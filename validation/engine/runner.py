@@ -10,11 +10,14 @@ the current one runs.
 
 On a CPU device the cores are shared by decoding and the model, and one forward spread over
 every core wastes part of them (its threads wait for each other between and inside operators).
-So the run goes in lanes, one per core the model would use: each lane decodes a whole batch and
-forwards it with one torch thread, side by side with the others, and results are put back in
-input order. A lane's decoding overlaps the other lanes' forwards. The stage times of the
-lanes are summed and divided by the number of lanes, so they still add up to about the wall
-time. Batch-size halving after out-of-memory is shared by the lanes.
+So the run goes in lanes, one per core the model would use (at most MAX_LANES, the cores
+shared out between them): each lane decodes a whole batch and forwards it with its own torch
+threads, side by side with the others, and results are put back in input order. A lane's
+decoding overlaps the other lanes' forwards. Each lane holds one batch's activations, so peak
+memory is up to MAX_LANES times that of one forward; it still follows the batch size, not the
+number of images. The stage times of the lanes are summed and divided by the number of lanes,
+so they still add up to about the wall time. Batch-size halving after out-of-memory is shared
+by the lanes.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .prefetch import decode_task, prefetch
 from .probe import probe_loaded
 from .types import Cancelled, InferenceResult, ModelSpec, ProbeResult
 
+MAX_LANES = 8
 STAGES = ("load", "preprocess", "model", "postprocess", "decode_cpu")
 
 
@@ -120,7 +124,8 @@ def run_inference(
     """Run the model over (path, display name) images; predictions in original pixels.
 
     decode_threads: on an accelerator, the threads decoding ahead of the model (default: the
-    cores, at most 16); on a CPU device, the lanes (default: torch's thread count).
+    cores, at most 16); on a CPU device, the lanes (default: torch's thread count, at most
+    MAX_LANES).
     """
     if batch_size < 1 or image_size < 1 or max_per_image < 1:
         raise ValueError("batch_size, image_size and max_per_image must be positive")
@@ -137,7 +142,7 @@ def run_inference(
     forwarder = Forwarder(model, spec, probe, batch_size, opts, clock)
     work = BatchWork(images, plan, spec.channel_order, forwarder)
     if model.device.type == "cpu":
-        lanes = max(1, decode_threads or torch.get_num_threads())
+        lanes = max(1, decode_threads or min(MAX_LANES, torch.get_num_threads()))
         batches = lane_batches(work, lanes)
     else:
         lanes = 1
@@ -209,12 +214,15 @@ class BatchWork:
 
 
 def lane_batches(work: BatchWork, lanes: int) -> Generator[BatchOutputs, None, None]:
-    """CPU: each lane thread decodes a batch and forwards it with one torch thread; in order.
+    """CPU: each lane thread decodes a batch and forwards it with its share of torch's threads.
+
+    Batches are handed back in input order.
 
     Twice as many batches as lanes are in flight, so a lane that is done early starts the next
     one instead of waiting for the oldest to be collected; memory follows the batch size.
     """
     threads = torch.get_num_threads()
+    per_lane = max(1, threads // lanes)
 
     def lane(first: int) -> BatchOutputs:
         since = time.perf_counter()
@@ -228,7 +236,7 @@ def lane_batches(work: BatchWork, lanes: int) -> Generator[BatchOutputs, None, N
         return first, work.forward(items)
 
     pool = ThreadPoolExecutor(
-        lanes, "engine-lane", initializer=torch.set_num_threads, initargs=(1,)
+        lanes, "engine-lane", initializer=torch.set_num_threads, initargs=(per_lane,)
     )
     try:
         starts = iter(work.starts())
