@@ -39,6 +39,13 @@ def many_images(tmp_path, count: int) -> list[tuple[str, str]]:
     return images
 
 
+def run_nx6(models, images, **kwargs):
+    """The bright-box N×6 model on a 64 px letterbox, batches of 2, on the CPU."""
+    return run_inference(
+        spec(models["nx6_export"]), images, device="cpu", batch_size=2, image_size=64, **kwargs
+    )
+
+
 def same(a, b) -> None:
     for field in ("boxes", "scores", "labels", "offsets", "image_sizes"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
@@ -127,12 +134,9 @@ def test_cancel_between_batches(models, tmp_path):
     images = many_images(tmp_path, 5)
     progress = []
     with pytest.raises(Cancelled):
-        run_inference(
-            spec(models["nx6_export"]),
+        run_nx6(
+            models,
             images,
-            device="cpu",
-            batch_size=2,
-            image_size=64,
             on_progress=lambda done, total: progress.append((done, total)),
             should_stop=lambda: len(progress) >= 2,
         )
@@ -203,8 +207,10 @@ def test_nan_output_on_the_first_batch_is_a_contract_error(models, tmp_path):
         run_inference(spec(models["nan_script"]), images, device="cpu", batch_size=2, image_size=64)
 
 
-def test_class_index_out_of_range_is_a_contract_error(models, tmp_path):
-    images = many_images(tmp_path, 2)  # image 1 has blue, so the model says class 1
+# 8 images in 3 lanes: the failing first batch stops the run while the other lanes work.
+@pytest.mark.parametrize(("count", "lanes"), [(2, None), (8, 3)])
+def test_class_index_out_of_range_is_a_contract_error(models, tmp_path, count, lanes):
+    images = many_images(tmp_path, count)  # image 1 has blue, so the model says class 1
     with pytest.raises(OutputContractError, match=r"class index 1, outside its 1 labels \(0..0\)"):
         run_inference(
             spec(models["nx6_export"], labels=("only",)),
@@ -212,6 +218,7 @@ def test_class_index_out_of_range_is_a_contract_error(models, tmp_path):
             device="cpu",
             batch_size=2,
             image_size=64,
+            decode_threads=lanes,
         )
 
 
@@ -270,33 +277,10 @@ def test_cpu_lanes_give_the_results_of_one_lane_in_input_order(models, tmp_path)
     images = many_images(tmp_path, 9)
     images.insert(4, ("/nowhere/gone.jpg", "gone.jpg"))  # a skip inside a lane's batch
     threads = torch.get_num_threads()
-    runs = [
-        run_inference(
-            spec(models["nx6_export"]),
-            images,
-            device="cpu",
-            batch_size=2,
-            image_size=64,
-            decode_threads=lanes,
-        )
-        for lanes in (1, 3)
-    ]
+    runs = [run_nx6(models, images, decode_threads=lanes) for lanes in (1, 3)]
     same(*runs)
     assert runs[0].skipped == [(4, "gone.jpg", "file not found")]
     assert torch.get_num_threads() == threads  # the lanes' one thread each is not left behind
     # Stage times are per lane, so they stay within the run's wall time.
     timing = runs[1].timing
     assert timing["preprocess"] + timing["model"] + timing["postprocess"] <= timing["total"]
-
-
-def test_cpu_lanes_stop_at_the_first_failing_batch(models, tmp_path):
-    images = many_images(tmp_path, 8)
-    with pytest.raises(OutputContractError, match=r"class index 1, outside its 1 labels"):
-        run_inference(
-            spec(models["nx6_export"], labels=("only",)),
-            images,
-            device="cpu",
-            batch_size=2,
-            image_size=64,
-            decode_threads=3,
-        )
