@@ -203,9 +203,9 @@ def forward_alone(spec, count: int, args, size: int, lanes: int = 0) -> float:
     start = time.perf_counter()
     if lanes:
         per_lane = max(1, threads // lanes)
-        pool = ThreadPoolExecutor(lanes, initializer=torch.set_num_threads, initargs=(per_lane,))
-        with pool:
-            start = time.perf_counter()
+        with ThreadPoolExecutor(
+            lanes, initializer=torch.set_num_threads, initargs=(per_lane,)
+        ) as pool:
             list(pool.map(forward, batches))
         torch.set_num_threads(threads)
     else:

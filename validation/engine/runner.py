@@ -36,10 +36,10 @@ import numpy as np
 import torch
 
 from .batches import Forwarder, StageClock
-from .images import DecodedImage, canvas_shape, layout_batch
+from .images import DecodedImage, ImageSkipped, canvas_shape, decode_image, layout_batch
 from .loading import load_model
 from .outputs import DecodeOptions
-from .prefetch import decode_task, prefetch
+from .prefetch import prefetch
 from .probe import probe_loaded
 from .types import Cancelled, InferenceResult, ModelSpec, ProbeResult
 
@@ -188,6 +188,17 @@ class BatchWork:
         """Index of each batch's first image."""
         return range(0, len(self.images), self.plan.group)
 
+    def decode(self, path: str) -> DecodedImage | str:
+        """Decode one image for the plan (or say why it is skipped); its CPU time to decode_cpu."""
+        start = time.thread_time()
+        box_h, box_w = self.plan.box_hw
+        try:
+            item: DecodedImage | str = decode_image(path, box_w, box_h, self.channel_order)
+        except ImageSkipped as exc:
+            item = str(exc)
+        self.forwarder.clock.add("decode_cpu", time.thread_time() - start)
+        return item
+
     def forward(self, items: list[DecodedImage | str]) -> list[ImageOutput]:
         """Lay out a batch's decoded images, forward them, map boxes back to original pixels.
 
@@ -226,12 +237,8 @@ def lane_batches(work: BatchWork, lanes: int) -> Generator[BatchOutputs, None, N
 
     def lane(first: int) -> BatchOutputs:
         since = time.perf_counter()
-        items: list[DecodedImage | str] = []
         stop = min(first + work.plan.group, len(work.images))
-        for path, _ in work.images[first:stop]:
-            item, cpu = decode_task(path, work.plan.box_hw, work.channel_order)
-            work.forwarder.clock.add("decode_cpu", cpu)
-            items.append(item)
+        items = [work.decode(path) for path, _ in work.images[first:stop]]
         work.forwarder.clock.since("preprocess", since)
         return first, work.forward(items)
 
@@ -256,20 +263,12 @@ def lane_batches(work: BatchWork, lanes: int) -> Generator[BatchOutputs, None, N
 
 def prefetched_batches(work: BatchWork, threads: int) -> Generator[BatchOutputs, None, None]:
     """Accelerator: decode threads run two batches ahead; the forward runs in this thread."""
-    clock = work.forwarder.clock
     with ThreadPoolExecutor(threads, thread_name_prefix="engine-decode") as pool:
         try:
-            plan = work.plan
-            for first, futures in prefetch(
-                pool, work.images, plan.group, plan.box_hw, work.channel_order, ahead=2
-            ):
+            for first, futures in prefetch(pool, work.images, work.plan.group, work.decode):
                 since = time.perf_counter()
-                items = []
-                for future in futures:
-                    item, cpu = future.result()
-                    clock.add("decode_cpu", cpu)
-                    items.append(item)
-                clock.since("preprocess", since)
+                items = [future.result() for future in futures]
+                work.forwarder.clock.since("preprocess", since)
                 yield first, work.forward(items)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
