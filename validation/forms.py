@@ -18,6 +18,15 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from projects.cleaning import (
+    BadNumber,
+    NumberError,
+    NumberField,
+    loads,
+    parse_number,
+    printable,
+    text_problem,
+)
 from projects.models import Project, Task
 from validation import devices
 from validation.evaluation import axis_labels
@@ -211,7 +220,7 @@ def parse_source(text: str) -> list[tuple[str, object, int | None]]:
         return []
 
     try:
-        data = json.loads(text, object_pairs_hook=_Pairs)
+        data = loads(text, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as exc:
         raise LabelConfidenceError(
             _("Line %(line)d, column %(column)d: %(message)s")
@@ -247,20 +256,26 @@ def _as_confidence(label: str, value: object, text_allowed: bool) -> float:
     """A confidence as a float in [0, 1]; raises ValueError with a message naming the label."""
     names = {"label": label}
     if isinstance(value, str) and text_allowed:
-        value = value.strip().replace(",", ".")
-        if not value:
+        if not value.strip():
             raise ValueError(_("Enter a confidence for “%(label)s”.") % names)
         try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(
-                _("The confidence of “%(label)s” must be a number between 0 and 1.") % names
-            ) from None
+            value = parse_number(value)
+        except NumberError as exc:
+            if exc.code != "digits":
+                raise ValueError(
+                    _("The confidence of “%(label)s” must be a number between 0 and 1.") % names
+                ) from None
+            value = BadNumber(value, exc.message)
+    if isinstance(value, BadNumber):
+        raise ValueError(
+            _("The confidence of “%(label)s” must be a number between 0 and 1: %(reason)s")
+            % {"label": label, "reason": value.reason}
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(
             _("The confidence of “%(label)s” must be a number between 0 and 1.") % names
         )
-    number = float(value)
+    number = float(value) + 0.0  # -0 is 0
     if not math.isfinite(number):
         raise ValueError(
             _("The confidence of “%(label)s” must be a finite number between 0 and 1.") % names
@@ -289,6 +304,13 @@ def check_label_confidences(
 
         if not label:
             fail(_("Choose a label."))
+            continue
+        problem = text_problem(label)
+        if problem:
+            fail(
+                _("The label name “%(label)s” %(problem)s.")
+                % {"label": printable(label), "problem": problem}
+            )
             continue
         if label in seen:
             fail(_("“%(label)s” is given twice.") % {"label": label})
@@ -333,8 +355,8 @@ def rows_to_source(rows: list[tuple[str, str]]) -> str:
         if not label:
             continue
         try:
-            mapping[label] = float(str(raw).replace(",", "."))
-        except ValueError:
+            mapping[label] = parse_number(str(raw))
+        except NumberError:
             mapping[label] = raw
     if not mapping:
         return ""
@@ -347,6 +369,8 @@ def source_to_rows(text: str) -> list[tuple[str, str]]:
 
 
 def _display_value(value: object) -> str:
+    if isinstance(value, BadNumber):
+        return value.text
     if isinstance(value, float | int) and not isinstance(value, bool):
         return f"{value:g}"
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
@@ -355,7 +379,7 @@ def _display_value(value: object) -> str:
 class ConfidenceForm(forms.Form):
     """Step 2: the base confidence and the label confidences, from either tab."""
 
-    base_confidence = forms.FloatField(
+    base_confidence = NumberField(
         label=gettext_lazy("Base confidence"),
         min_value=0,
         max_value=1,
@@ -442,10 +466,10 @@ class InferenceParametersForm(forms.Form):
         min_value=IMAGE_SIZE_RANGE[0],
         max_value=IMAGE_SIZE_RANGE[1],
     )
-    iou_threshold = forms.FloatField(
+    iou_threshold = NumberField(
         label=gettext_lazy("IoU threshold"), max_value=1, initial=DEFAULT_IOU_THRESHOLD
     )
-    low_overlap_threshold = forms.FloatField(
+    low_overlap_threshold = NumberField(
         label=gettext_lazy("Low-overlap threshold"),
         max_value=1,
         initial=DEFAULT_LOW_OVERLAP_THRESHOLD,

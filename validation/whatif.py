@@ -16,6 +16,7 @@ import numpy as np
 from django import forms
 from django.utils.translation import gettext as _
 
+from projects.cleaning import NumberField
 from validation import evaluation
 from validation import predictions as stored
 from validation.evaluation import Thresholds
@@ -354,7 +355,7 @@ def _copy_field(form_class: type[forms.Form], name: str) -> forms.Field:
 
 def _threshold_field(label: str) -> forms.FloatField:
     # The wizard's step-3 fields and messages (InferenceParametersForm sets them per instance).
-    return forms.FloatField(
+    return NumberField(
         label=label,
         max_value=1,
         error_messages={

@@ -7,7 +7,9 @@ import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
+from projects.cleaning import NumberError, parse_number, printable
 from projects.models import Project
 from validation.evaluation import macro_averages
 from validation.forms import validate_run_settings
@@ -67,12 +69,7 @@ class Command(BaseCommand):
         user = self._user(o["user"])
         model = _by_name_or_id(DetectionModel.objects.all(), o["model"], "model")
         project = _by_name_or_id(Project.objects.visible_to(user), o["project"], "project")
-        label_conf = {}
-        for item in o["label_conf"]:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise CommandError(f"--label-conf {item!r}: expected LABEL=VALUE")
-            label_conf[name.strip()] = _number_or_text(value.strip())
+        label_conf = _label_confidences(o["label_conf"])
         data = {
             "process": model.process_id,
             "model": model.pk,
@@ -88,7 +85,8 @@ class Command(BaseCommand):
         cleaned, errors = validate_run_settings(data, user)
         if errors:
             raise CommandError(
-                "\n".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs)
+                "; ".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs),
+                returncode=2,
             )
         settings_keys = (
             "model",
@@ -145,12 +143,25 @@ class Command(BaseCommand):
             time.sleep(1.0)
 
 
-def _number_or_text(value: str) -> float | str:
-    """A number as JSON carries it; anything else stays text so the form names the problem."""
-    try:
-        return float(value)
-    except ValueError:
-        return value
+def _label_confidences(items: list[str]) -> dict[str, float | str]:
+    """--label-conf LABEL=VALUE items, each label once; one line and exit 2 for a bad one."""
+    label_conf: dict[str, float | str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        shown = printable(item)
+        if not sep:
+            raise CommandError(f"--label-conf {shown!r}: expected LABEL=VALUE", returncode=2)
+        if name in label_conf:
+            message = _("“%(label)s” is given twice.") % {"label": printable(name)}
+            raise CommandError(f"--label-conf {shown!r}: {message}", returncode=2)
+        try:
+            label_conf[name] = parse_number(value)
+        except NumberError as exc:
+            if exc.code == "digits":
+                raise CommandError(f"--label-conf {shown!r}: {exc.message}", returncode=2) from None
+            label_conf[name] = value.strip()  # the form names the problem (range, label)
+    return label_conf
 
 
 def _fmt(value) -> str:
