@@ -62,6 +62,8 @@ class Task(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     name = models.CharField(_("name"), max_length=200)
     is_validation = models.BooleanField(_("validation set"), default=False, db_index=True)
+    # Bumped by every change of the flag: a form read at an older version is refused (409).
+    version = models.PositiveIntegerField(_("version"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -87,6 +89,8 @@ class Image(models.Model):
     width = models.PositiveIntegerField(_("width"))
     height = models.PositiveIntegerField(_("height"))
     checksum = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    # Bumped by every save of the image's boxes: an editor that read an older one gets 409.
+    version = models.PositiveIntegerField(_("version"), default=0)
 
     class Meta:
         ordering = ["task", "name"]

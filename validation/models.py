@@ -88,6 +88,8 @@ class DetectionModel(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Bumped by every edit of the settings: a form read at an older version is refused.
+    version = models.PositiveIntegerField(_("version"), default=0)
 
     class Meta:
         ordering = ["process", "name"]
@@ -196,6 +198,8 @@ class InferenceRun(models.Model):
         verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    # Bumped by every saved review: a review form read at an older version is refused (409).
+    review_version = models.PositiveIntegerField(_("review version"), default=0)
     # Set on a run saved from a what-if on another run: thresholds changed, same predictions.
     derived_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_runs"
