@@ -86,7 +86,8 @@ class Evaluation:
         """``(num_labels,)``: ``tp / gt_count``, NaN for 0/0."""
     @property
     def f1(self) -> NDArray[np.float64]:
-        """``(num_labels,)``: ``2PR / (P + R)``; NaN if P or R is, 0 if both are 0."""
+        """``(num_labels,)``: ``2·tp / (pred_count + gt_count)`` (= ``2PR / (P + R)``): 0 for a
+        label with annotations but no kept prediction or the reverse, NaN only with neither."""
     @property
     def micro_precision(self) -> float:
         """Overall precision: sums over labels first, then the ratio; NaN for 0/0."""
@@ -95,7 +96,8 @@ class Evaluation:
         """Overall recall, micro-averaged; NaN for 0/0."""
     @property
     def micro_f1(self) -> float:
-        """Overall F1 from the micro precision and recall; NaN if either is."""
+        """Overall F1 from the sums, ``2·Σtp / (Σpred_count + Σgt_count)``: 0 when nothing is
+        kept over annotated images; NaN only with no annotation and no kept prediction."""
     @property
     def num_labels(self) -> int: ...
 
@@ -168,7 +170,7 @@ class Sweep:
         """``(num_labels, T)``, NaN for a label without annotations."""
     @property
     def f1(self) -> NDArray[np.float64]:
-        """``(num_labels, T)``, the SPEC §4.5 rules."""
+        """``(num_labels, T)``: ``2·tp / (pred_count + gt_count)``, as :attr:`Evaluation.f1`."""
     @property
     def micro_precision(self) -> NDArray[np.float64]:
         """``(T,)``: overall precision at each threshold."""
@@ -177,10 +179,11 @@ class Sweep:
         """``(T,)``: overall recall at each threshold."""
     @property
     def micro_f1(self) -> NDArray[np.float64]:
-        """``(T,)``: overall F1 at each threshold."""
+        """``(T,)``: overall F1 at each threshold, from the sums (as ``Evaluation.micro_f1``)."""
     def best_f1(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per label, over every distinct score of that label: (confidence with the highest
-        F1, that F1). Ties go to the higher confidence; NaN where F1 is never defined."""
+        F1, that F1). Ties go to the higher confidence. A label without predictions has no
+        confidence (NaN) and F1 0, or NaN when it has no annotation either."""
     def threshold_for_precision(self, min_precision: float) -> NDArray[np.float64]:
         """Per label: the lowest confidence (a score of that label) whose precision is
         ``>= min_precision`` (in [0, 1]); NaN where none is."""

@@ -534,18 +534,18 @@ impl Curves {
             micro_f1: Vec::with_capacity(width),
         };
         for (i, (&n, &t)) in kept.iter().zip(tp).enumerate() {
-            let (p, r) = (ratio(t, n), ratio(t, gt_count[i / width.max(1)]));
-            c.precision.push(p);
-            c.recall.push(r);
-            c.f1.push(f1(p, r));
+            let g = gt_count[i / width.max(1)];
+            c.precision.push(ratio(t, n));
+            c.recall.push(ratio(t, g));
+            c.f1.push(f1(t, n, g));
         }
         let gts: i64 = gt_count.iter().sum();
         for j in 0..width {
             let column = |v: &[i64]| (0..gt_count.len()).map(|k| v[k * width + j]).sum::<i64>();
-            let (p, r) = (ratio(column(tp), column(kept)), ratio(column(tp), gts));
-            c.micro_precision.push(p);
-            c.micro_recall.push(r);
-            c.micro_f1.push(f1(p, r));
+            let (t, n) = (column(tp), column(kept));
+            c.micro_precision.push(ratio(t, n));
+            c.micro_recall.push(ratio(t, gts));
+            c.micro_f1.push(f1(t, n, gts));
         }
         c
     }

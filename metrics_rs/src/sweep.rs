@@ -97,14 +97,15 @@ impl Sweep {
     }
 
     /// Per label: the confidence (a score of that label) with the highest F1, and that F1.
-    /// Ties go to the higher confidence; NaN where F1 is undefined at every confidence.
+    /// Ties go to the higher confidence. A label without predictions has no confidence (NaN)
+    /// and the F1 of keeping nothing: 0 with annotations, NaN without.
     pub fn best_f1(&self) -> (Vec<f64>, Vec<f64>) {
         let mut best_t = vec![f64::NAN; self.curves.len()];
-        let mut best_f = vec![f64::NAN; self.curves.len()];
+        let mut best_f: Vec<f64> = self.gt_count.iter().map(|&g| f1(0, 0, g)).collect();
         for (k, curve) in self.curves.iter().enumerate() {
             for (score, kept, tp) in curve.steps() {
-                let value = f1(ratio(tp, kept), ratio(tp, self.gt_count[k]));
-                if !value.is_nan() && (best_f[k].is_nan() || value > best_f[k]) {
+                let value = f1(tp, kept, self.gt_count[k]);
+                if best_t[k].is_nan() || value > best_f[k] {
                     best_t[k] = score;
                     best_f[k] = value;
                 }
@@ -165,6 +166,24 @@ mod tests {
         assert_eq!(sw.threshold_for_precision(0.5)[0], 0.6);
         assert_eq!(sw.threshold_for_precision(0.9)[0], 0.9);
         assert!(sw.threshold_for_precision(0.9)[1].is_nan());
+    }
+
+    #[test]
+    fn best_f1_of_a_label_never_predicted_is_zero_without_a_confidence() {
+        // label 1 has an annotation and no prediction; label 2 has neither.
+        let owned = Owned::new(&[(vec![(A, 0), (B, 1)], vec![(A, 0, 0.9)])]);
+        let (t, f) = Sweep::new(&owned.dataset(3).unwrap(), 0.5, 0.5).best_f1();
+        assert_eq!((t[0], f[0]), (0.9, 1.0));
+        assert!(t[1].is_nan());
+        assert_eq!(f[1], 0.0);
+        assert!(t[2].is_nan() && f[2].is_nan());
+    }
+
+    #[test]
+    fn best_f1_without_true_positives_is_zero_at_the_highest_score() {
+        let owned = Owned::new(&[(vec![(A, 0)], vec![(FAR, 0, 0.7), (FAR, 0, 0.4)])]);
+        let (t, f) = Sweep::new(&owned.dataset(1).unwrap(), 0.5, 0.5).best_f1();
+        assert_eq!((t[0], f[0]), (0.7, 0.0));
     }
 
     #[test]

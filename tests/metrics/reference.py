@@ -62,13 +62,9 @@ def ratio(num: int, den: int) -> float:
     return num / den if den else math.nan
 
 
-def f1(p: float, r: float) -> float:
-    """Undefined when P or R is, 0 when both are 0."""
-    if math.isnan(p) or math.isnan(r):
-        return math.nan
-    if p + r == 0:
-        return 0.0
-    return 2 * p * r / (p + r)
+def f1(tp: int, fp: int, fn: int) -> float:
+    """SPEC §4.5: 2·TP / (2·TP + FP + FN); 0 when one side is empty, undefined when both are."""
+    return ratio(2 * tp, 2 * tp + fp + fn)
 
 
 def scores(result: Result) -> dict:
@@ -76,14 +72,17 @@ def scores(result: Result) -> dict:
     tp, kept, gts = result.tp, result.pred_count, result.gt_count
     precision = [ratio(t, k) for t, k in zip(tp, kept, strict=True)]
     recall = [ratio(t, g) for t, g in zip(tp, gts, strict=True)]
-    micro_p, micro_r = ratio(sum(tp), sum(kept)), ratio(sum(tp), sum(gts))
+    # False positives: kept predictions of the label off the diagonal (confusion, LOC, BG);
+    # false negatives: its annotations not taken by a true positive.
+    fp = [k - t for t, k in zip(tp, kept, strict=True)]
+    fn = [g - t for t, g in zip(tp, gts, strict=True)]
     return {
         "precision": precision,
         "recall": recall,
-        "f1": [f1(p, r) for p, r in zip(precision, recall, strict=True)],
-        "micro_precision": micro_p,
-        "micro_recall": micro_r,
-        "micro_f1": f1(micro_p, micro_r),
+        "f1": [f1(*counts) for counts in zip(tp, fp, fn, strict=True)],
+        "micro_precision": ratio(sum(tp), sum(kept)),
+        "micro_recall": ratio(sum(tp), sum(gts)),
+        "micro_f1": f1(sum(tp), sum(fp), sum(fn)),
     }
 
 

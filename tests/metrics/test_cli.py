@@ -155,14 +155,16 @@ def test_table_format_is_readable(tmp_path, capsys):
     assert metrics_row.split()[1:] == ["—", "—", "—", "—", "—", "0", "0"]
 
 
-def test_images_without_results_and_empty_results(tmp_path, capsys):
+def test_no_prediction_over_annotated_images_has_f1_zero_overall(tmp_path, capsys):
     gt, _ = dataset()
     g, p = write(tmp_path, gt, [])
     code, out, _ = run_cli(capsys, "--gt", g, "--pred", p)
     summary = json.loads(out)
     assert code == 0
-    assert summary["overall"] == {"precision": None, "recall": 0.0, "f1": None}
+    assert summary["overall"] == {"precision": None, "recall": 0.0, "f1": 0.0}
     assert summary["map50"] == 0.0
+    annotated = [m for m in summary["per_label"].values() if m["annotations"]]
+    assert annotated and all(m["f1"] == 0.0 for m in annotated)
 
 
 GOOD_GT = {

@@ -167,8 +167,9 @@ def test_thresholds_above_every_score_drop_everything():
     ev = evaluate([([(A, 0)], [(A, 0, 0.9), (A, 1, 0.99)])], 2, labels=[0.95, 1.0])
     assert ev.pred_kind.tolist() == [metrics_rs.DROPPED] * 2
     assert ev.pred_gt.tolist() == [-2, -2]
-    assert math.isnan(ev.precision[0]) and ev.recall[0] == 0.0 and math.isnan(ev.f1[0])
-    assert math.isnan(ev.micro_precision) and math.isnan(ev.micro_f1)
+    assert math.isnan(ev.precision[0]) and ev.recall[0] == 0.0 and ev.f1[0] == 0.0
+    assert math.isnan(ev.f1[1])  # label 1: no annotation and nothing kept
+    assert math.isnan(ev.micro_precision) and ev.micro_f1 == 0.0
 
 
 def test_empty_run_has_an_empty_matrix():

@@ -71,13 +71,15 @@ def test_recommended_confidences_are_the_best_distinct_scores(run, taus, target)
             {s for _, preds in run.images for _, label, s in preds if label == k}, reverse=True
         )
         f1s = [brute_force(run, t, tau, lam)[1]["f1"][k] for t in candidates]
-        defined = [(f, t) for f, t in zip(f1s, candidates, strict=True) if not math.isnan(f)]
-        if defined:
-            top = max(f for f, _ in defined)
+        if candidates:
+            top = max(f1s)
             assert best_f1[k] == top
-            assert best_t[k] == next(t for f, t in defined if f == top)
+            assert best_t[k] == next(t for f, t in zip(f1s, candidates, strict=True) if f == top)
         else:
-            assert math.isnan(best_t[k]) and math.isnan(best_f1[k])
+            # No prediction of the label: no confidence, and the F1 of keeping nothing
+            # (0 with annotations, undefined without).
+            nothing_kept = brute_force(run, math.inf, tau, lam)[1]["f1"][k]
+            assert math.isnan(best_t[k]) and same(best_f1[k], nothing_kept)
         precise = [
             t for t in candidates if brute_force(run, t, tau, lam)[1]["precision"][k] >= target
         ]
