@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from projects.models import Annotation, Image, Label
+from projects.versioning import StaleEdit, claim_version, parse_version
 
 COORDINATES = ("x1", "y1", "x2", "y2")
 # A box may overhang the image by this many pixels (rounding in the browser); it is clipped.
@@ -18,6 +19,9 @@ EDGE_TOLERANCE = 1.0
 MAX_BOXES_PER_IMAGE = 5000
 # Coordinates closer than this count as unchanged: the browser echoes floats back as it got them.
 SAME_COORDINATE = 1e-6
+# A new or changed box narrower or lower than this (image pixels, after clipping) is degenerate:
+# the editor draws nothing under 2 px and resizes down to 1 px. A box kept as imported is kept.
+MIN_BOX_SIZE = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,22 @@ class AnnotationsInvalid(Exception):
         self.errors = errors
 
 
+class AnnotationsStale(Exception):
+    """Someone saved the image's boxes after this editor loaded them; nothing was changed."""
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__(stale_message())
+        self.current = current
+
+
+def stale_message() -> str:
+    """What the editor shows when its boxes are out of date."""
+    return _(
+        "Someone else saved this image's boxes after you opened it. Nothing was saved: "
+        "reload to see their changes, then redo yours."
+    )
+
+
 @dataclass(frozen=True)
 class CleanBox:
     """A validated box, clipped to the image."""
@@ -62,6 +82,7 @@ class SaveResult:
     updated: int
     deleted: int
     unchanged: int
+    version: int
 
 
 def _is_int(value: Any) -> bool:
@@ -133,8 +154,32 @@ def _clean_coordinates(
     return values, errors
 
 
+def _too_small(index: int, values: dict[str, float], kept: Annotation | None) -> list[BoxError]:
+    """A new or changed box under MIN_BOX_SIZE wide or high; an untouched stored box passes."""
+    if kept is not None and not any(
+        abs(getattr(kept, field) - values[field]) > SAME_COORDINATE for field in COORDINATES
+    ):
+        return []
+    messages = {
+        "x2": _("The box is %(size)s px wide; a box needs at least %(min)s px."),
+        "y2": _("The box is %(size)s px high; a box needs at least %(min)s px."),
+    }
+    errors = []
+    for low, high in (("x1", "x2"), ("y1", "y2")):
+        size = values[high] - values[low]
+        if size < MIN_BOX_SIZE - SAME_COORDINATE:
+            numbers = {"size": f"{size:.3g}", "min": f"{MIN_BOX_SIZE:g}"}
+            errors.append(BoxError(index, high, messages[high] % numbers))
+    return errors
+
+
 def clean_boxes(
-    payload: Any, *, width: int, height: int, label_ids: set[int], existing_ids: set[int]
+    payload: Any,
+    *,
+    width: int,
+    height: int,
+    label_ids: set[int],
+    existing: dict[int, Annotation],
 ) -> list[CleanBox]:
     """Validate the editor's list of boxes; raise AnnotationsInvalid with every located error."""
     raw_boxes = payload.get("boxes") if isinstance(payload, dict) else None
@@ -150,9 +195,14 @@ def clean_boxes(
         if not isinstance(raw, dict):
             errors.append(BoxError(index, "box", _("Each box must be an object.")))
             continue
-        box_errors = _clean_id(index, raw, existing_ids, seen) + _clean_label(index, raw, label_ids)
+        box_errors = _clean_id(index, raw, set(existing), seen) + _clean_label(
+            index, raw, label_ids
+        )
         values, coordinate_errors = _clean_coordinates(index, raw, width, height)
         box_errors += coordinate_errors
+        if not coordinate_errors:
+            kept = existing.get(raw["id"]) if _is_int(raw.get("id")) else None
+            box_errors += _too_small(index, values, kept)
         errors += box_errors
         if not box_errors:
             boxes.append(CleanBox(id=raw.get("id"), label_id=raw["label"], **values))
@@ -170,8 +220,17 @@ def _differs(annotation: Annotation, box: CleanBox) -> bool:
     )
 
 
+def clean_version(payload: Any) -> int:
+    """The image version the editor read its boxes at (a whole number), else AnnotationsInvalid."""
+    version = parse_version(payload.get("version")) if isinstance(payload, dict) else None
+    if version is None:
+        message = _("The save names no valid version of the image; reload the editor.")
+        raise AnnotationsInvalid([BoxError(None, "version", message)])
+    return version
+
+
 def save_annotations(image: Image, payload: Any, user) -> SaveResult:
-    """Replace the image's annotations with the submitted boxes, recording who changed what."""
+    """Replace the image's boxes with the submitted ones if they were read at its version."""
     label_ids = set(
         Label.objects.filter(project_id=image.task.project_id).values_list("pk", flat=True)
     )
@@ -182,8 +241,12 @@ def save_annotations(image: Image, payload: Any, user) -> SaveResult:
             width=image.width,
             height=image.height,
             label_ids=label_ids,
-            existing_ids=set(existing),
+            existing=existing,
         )
+        try:
+            image.version = claim_version(Image.objects, image.pk, clean_version(payload))
+        except StaleEdit as exc:
+            raise AnnotationsStale(exc.current) from None
         now = timezone.now()
         changed: list[Annotation] = []
         new: list[Annotation] = []
@@ -214,6 +277,7 @@ def save_annotations(image: Image, payload: Any, user) -> SaveResult:
         updated=len(changed),
         deleted=len(removed),
         unchanged=len(kept) - len(changed),
+        version=image.version,
     )
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.access import get_image_for_user
 from projects.editing import (
     AnnotationsInvalid,
+    AnnotationsStale,
     annotation_state,
     image_annotations,
     save_annotations,
@@ -51,6 +52,7 @@ def editor_strings() -> dict[str, object]:
         "unsaved": _("Unsaved changes"),
         "invalid": _("Nothing was saved: %(count)s problem(s). Fix the marked boxes."),
         "saveFailed": _("Saving failed (HTTP %(status)s). Nothing was changed."),
+        "reloadConfirm": _("Reload the image and lose your unsaved changes?"),
         "networkError": _("The server could not be reached. Nothing was saved."),
         "loggedOut": _("Your session has ended. Log in again in another tab, then save."),
         "imageFailed": _("The image could not be loaded."),
@@ -86,6 +88,7 @@ def editor_config(image: Image, run_id: int | None) -> dict:
             "width": image.width,
             "height": image.height,
             "url": reverse("projects:image-file", args=[image.pk]),
+            "version": image.version,
         },
         "labels": [{"id": label.pk, "name": label.name} for label in labels],
         "annotations": [annotation_state(a) for a in image_annotations(image)],
@@ -127,7 +130,7 @@ def image_editor(request, pk: int) -> HttpResponse:
 
 @require_POST
 def annotations_save(request, pk: int) -> JsonResponse:
-    """Replace the image's boxes with the posted list; 422 with located errors changes nothing."""
+    """Save the posted boxes if read at the image's version; 422 (bad box) or 409 (stale): none."""
     image = get_image_for_user(request.user, pk)
     try:
         payload = json.loads(request.body)
@@ -140,8 +143,12 @@ def annotations_save(request, pk: int) -> JsonResponse:
         result = save_annotations(image, payload, request.user)
     except AnnotationsInvalid as exc:
         return JsonResponse({"errors": [e.as_dict() for e in exc.errors]}, status=422)
+    except AnnotationsStale as exc:
+        error = {"index": None, "field": "version", "message": str(exc)}
+        return JsonResponse({"errors": [error], "version": exc.current}, status=409)
     return JsonResponse(
         {
+            "version": result.version,
             "annotations": [annotation_state(a) for a in result.annotations],
             "created": result.created,
             "updated": result.updated,

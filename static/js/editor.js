@@ -45,6 +45,8 @@
       this.csrf = root.dataset.csrf;
       this.width = this.config.image.width;
       this.height = this.config.image.height;
+      // The image's version the boxes were read at: a save names it, a stale one is refused (409).
+      this.version = this.config.image.version;
       this.canvas = root.querySelector("[data-role=canvas]");
       this.stage = root.querySelector("[data-role=stage]");
       this.layers = {
@@ -55,6 +57,7 @@
       this.list = root.querySelector("[data-role=box-list]");
       this.predictionList = root.querySelector("[data-role=prediction-list]");
       this.statusEl = root.querySelector("[data-role=status]");
+      this.reloadButton = root.querySelector("[data-action=reload]");
       this.newLabelSelect = root.querySelector("[data-role=new-label]");
       this.labels = new Map(
         this.config.labels.map((label, i) => [label.id, { ...label, color: PALETTE[i % PALETTE.length] }]),
@@ -123,6 +126,7 @@
       else if (action === "zoom-fit") this.fit();
       else if (action === "delete") this.deleteSelected();
       else if (action === "save") this.save();
+      else if (action === "reload") this.reload();
       else if (action === "select-box") this.select(Number(button.dataset.key), true);
       else if (action === "delete-box") this.deleteBox(Number(button.dataset.key));
       else if (action === "accept-prediction") this.acceptPrediction(Number(button.dataset.index));
@@ -609,11 +613,13 @@
           method: "POST",
           credentials: "same-origin",
           headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": this.csrf },
-          body: JSON.stringify({ boxes }),
+          body: JSON.stringify({ version: this.version, boxes }),
         });
         const data = await response.json().catch(() => null);
         if (response.ok && !response.redirected && data && Array.isArray(data.annotations)) {
           this.applySaved(data, selectedId);
+        } else if (response.status === 409 && data && Array.isArray(data.errors)) {
+          this.showStale(data.errors);
         } else if (response.status === 422 && data && Array.isArray(data.errors)) {
           this.showErrors(data.errors);
         } else if (response.redirected) {
@@ -630,6 +636,8 @@
     }
 
     applySaved(data, selectedId) {
+      this.version = data.version;
+      if (this.reloadButton) this.reloadButton.hidden = true;
       this.boxes = data.annotations.map((a) => this.makeBox(a));
       this.errors.clear();
       this.dirty = false;
@@ -639,6 +647,20 @@
       this.renderList();
       this.setStatus(fmt(this.t.saved, data), "ok");
       this.root.dispatchEvent(new CustomEvent("annotations:saved", { bubbles: true, detail: data }));
+    }
+
+    showStale(errors) {
+      // Someone else saved first: nothing of ours was stored. Keep the boxes on screen (the user
+      // may note them) and offer to reload the image's current boxes.
+      this.setStatus(errors.map((error) => error.message).join(" "), "error");
+      this.statusEl.dataset.stale = "true";
+      if (this.reloadButton) this.reloadButton.hidden = false;
+    }
+
+    reload() {
+      if (this.dirty && !window.confirm(this.t.reloadConfirm)) return;
+      this.dirty = false; // the user chose to drop the changes: no second "leave page?" prompt
+      window.location.reload();
     }
 
     showErrors(errors) {

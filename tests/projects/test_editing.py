@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from view_world import _fast_password_hashing, build_world  # noqa: F401
 
-from projects.editing import AnnotationsInvalid, save_annotations
-from projects.models import Annotation
+from projects.editing import AnnotationsInvalid, AnnotationsStale, save_annotations
+from projects.models import Annotation, Image
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,11 @@ def current(image) -> list[dict]:
         {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
         for a in Annotation.objects.filter(image=image).order_by("id")
     ]
+
+
+def edit(image, boxes) -> dict:
+    """What the editor posts: the boxes and the image version it read them at."""
+    return {"version": Image.objects.get(pk=image.pk).version, "boxes": boxes}
 
 
 def snapshot(image) -> list[tuple]:
@@ -44,7 +49,7 @@ def test_unchanged_boxes_keep_their_who_and_when(world, member):
     age_annotations(world.image)
     before = snapshot(world.image)
 
-    result = save_annotations(world.image, {"boxes": current(world.image)}, member)
+    result = save_annotations(world.image, edit(world.image, current(world.image)), member)
 
     assert snapshot(world.image) == before
     assert (result.created, result.updated, result.deleted, result.unchanged) == (0, 0, 0, 2)
@@ -56,7 +61,7 @@ def test_moving_one_box_updates_it_in_place_and_records_only_that_row(world, mem
     untouched_before = snapshot(world.image)[1]
     boxes[0].update(x1=20, x2=60, y1=15, y2=45)
 
-    result = save_annotations(world.image, {"boxes": boxes}, member)
+    result = save_annotations(world.image, edit(world.image, boxes), member)
 
     moved = Annotation.objects.get(pk=boxes[0]["id"])
     assert (moved.x1, moved.y1, moved.x2, moved.y2) == (20, 15, 60, 45)
@@ -71,7 +76,7 @@ def test_relabelling_records_who_changed_it(world, member):
     boxes = current(world.image)
     boxes[1]["label"] = world.labels["污渍"].pk
 
-    save_annotations(world.image, {"boxes": boxes}, member)
+    save_annotations(world.image, edit(world.image, boxes), member)
 
     relabelled = Annotation.objects.get(pk=boxes[1]["id"])
     assert relabelled.label == world.labels["污渍"]
@@ -82,7 +87,7 @@ def test_relabelling_records_who_changed_it(world, member):
 def test_a_box_left_out_is_deleted_and_the_others_keep_their_ids(world, member):
     boxes = current(world.image)
 
-    result = save_annotations(world.image, {"boxes": boxes[1:]}, member)
+    result = save_annotations(world.image, edit(world.image, boxes[1:]), member)
 
     assert [a.pk for a in result.annotations] == [boxes[1]["id"]]
     assert not Annotation.objects.filter(pk=boxes[0]["id"]).exists()
@@ -93,7 +98,7 @@ def test_a_box_without_id_is_created_with_its_author(world, member):
     boxes = current(world.image)
     boxes.append({"id": None, "label": world.labels["凹坑"].pk, "x1": 1, "y1": 2, "x2": 3, "y2": 4})
 
-    result = save_annotations(world.image, {"boxes": boxes}, member)
+    result = save_annotations(world.image, edit(world.image, boxes), member)
 
     created = Annotation.objects.filter(image=world.image).exclude(
         pk__in=[b["id"] for b in boxes[:2]]
@@ -108,7 +113,7 @@ def test_a_box_without_id_is_created_with_its_author(world, member):
 def test_an_overhang_within_one_pixel_is_clipped(world, member):
     boxes = [{"label": world.labels["划痕"].pk, "x1": -0.6, "y1": 0, "x2": 200.9, "y2": 100.4}]
 
-    result = save_annotations(world.image, {"boxes": boxes}, member)
+    result = save_annotations(world.image, edit(world.image, boxes), member)
 
     saved = result.annotations[0]
     assert (saved.x1, saved.y1, saved.x2, saved.y2) == (0, 0, 200, 100)
@@ -147,21 +152,21 @@ def test_an_invalid_box_is_refused_with_its_index_and_field(world, member, chang
     boxes[0]["x1"] += 1  # a valid change that must not be written either
     boxes[1].update(change)
 
-    assert_refused(world, member, {"boxes": boxes}, {(1, field)})
+    assert_refused(world, member, edit(world.image, boxes), {(1, field)})
 
 
 def test_a_label_of_another_project_is_refused(world, member):
     boxes = current(world.image)
     boxes[0]["label"] = world.other_label.pk
 
-    assert_refused(world, member, {"boxes": boxes}, {(0, "label")})
+    assert_refused(world, member, edit(world.image, boxes), {(0, "label")})
 
 
 def test_an_annotation_of_another_image_cannot_be_taken_over(world, member):
     boxes = current(world.image)
     boxes.append({**current(world.second_image)[0], "x1": 2})
 
-    assert_refused(world, member, {"boxes": boxes}, {(2, "id")})
+    assert_refused(world, member, edit(world.image, boxes), {(2, "id")})
     assert Annotation.objects.filter(image=world.second_image).count() == 1
 
 
@@ -169,7 +174,7 @@ def test_the_same_id_twice_is_refused(world, member):
     boxes = current(world.image)
     boxes.append(dict(boxes[0]))
 
-    assert_refused(world, member, {"boxes": boxes}, {(2, "id")})
+    assert_refused(world, member, edit(world.image, boxes), {(2, "id")})
 
 
 def test_every_bad_box_is_reported_not_just_the_first(world, member):
@@ -178,9 +183,93 @@ def test_every_bad_box_is_reported_not_just_the_first(world, member):
     boxes[1]["label"] = world.other_label.pk
     boxes.append("not a box")
 
-    assert_refused(world, member, {"boxes": boxes}, {(0, "x2"), (1, "label"), (2, "box")})
+    assert_refused(world, member, edit(world.image, boxes), {(0, "x2"), (1, "label"), (2, "box")})
 
 
 @pytest.mark.parametrize("payload", [[], {"boxes": "all"}, {"box": []}, None, "text"])
 def test_a_payload_without_a_list_of_boxes_is_refused(world, member, payload):
     assert_refused(world, member, payload, {(None, "boxes")})
+
+
+# ---- versions: a save read at an older version of the image saves nothing ------------------
+
+
+def test_a_save_bumps_the_image_version_and_returns_it(world, member):
+    before = Image.objects.get(pk=world.image.pk).version
+
+    result = save_annotations(world.image, edit(world.image, current(world.image)), member)
+
+    assert result.version == before + 1
+    assert Image.objects.get(pk=world.image.pk).version == before + 1
+
+
+def test_a_save_read_at_an_older_version_is_stale_and_changes_nothing(world, member, owner):
+    stale = edit(world.image, current(world.image))
+    first = current(world.image)
+    first[0].update(x1=20, x2=60)
+    save_annotations(world.image, edit(world.image, first), owner)
+    before = snapshot(world.image)
+    version = Image.objects.get(pk=world.image.pk).version
+
+    with pytest.raises(AnnotationsStale) as caught:
+        save_annotations(world.image, {**stale, "boxes": stale["boxes"][1:]}, member)
+
+    assert caught.value.current == version
+    assert snapshot(world.image) == before
+    assert Image.objects.get(pk=world.image.pk).version == version
+
+
+@pytest.mark.parametrize("version", [None, "abc", -1, True, 1.5, 2**31, "9" * 400])
+def test_a_save_without_a_valid_version_is_refused(world, member, version):
+    assert_refused(
+        world, member, {"version": version, "boxes": current(world.image)}, {(None, "version")}
+    )
+
+
+def test_bad_boxes_are_reported_before_a_missing_version(world, member):
+    boxes = current(world.image)
+    boxes[0]["x2"] = 5
+
+    assert_refused(world, member, {"boxes": boxes}, {(0, "x2")})
+
+
+# ---- degenerate boxes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("box", "field"),
+    [
+        ({"x1": 10, "y1": 10, "x2": 10.0000001, "y2": 20}, "x2"),
+        ({"x1": 10, "y1": 10, "x2": 20, "y2": 10.5}, "y2"),
+        ({"x1": 199.5, "y1": 10, "x2": 200.9, "y2": 20}, "x2"),  # 0.5 px once clipped
+    ],
+)
+def test_a_new_box_under_one_pixel_is_refused(world, member, box, field):
+    boxes = [*current(world.image), {"id": None, "label": world.labels["划痕"].pk, **box}]
+
+    assert_refused(world, member, edit(world.image, boxes), {(2, field)})
+
+
+def test_a_box_resized_under_one_pixel_is_refused(world, member):
+    boxes = current(world.image)
+    boxes[0]["x2"] = boxes[0]["x1"] + 1e-7
+
+    assert_refused(world, member, edit(world.image, boxes), {(0, "x2")})
+
+
+def test_a_one_pixel_box_is_kept(world, member):
+    box = {"id": None, "label": world.labels["划痕"].pk, "x1": 0.1, "y1": 3, "x2": 1.1, "y2": 4}
+
+    result = save_annotations(world.image, edit(world.image, [box]), member)
+
+    assert result.created == 1
+
+
+def test_a_stored_sub_pixel_box_left_as_it_is_does_not_block_the_save(world, member):
+    tiny = Annotation.objects.filter(image=world.image).order_by("id").first()
+    Annotation.objects.filter(pk=tiny.pk).update(x2=tiny.x1 + 0.2)  # as an importer kept it
+    boxes = current(world.image)
+
+    result = save_annotations(world.image, edit(world.image, boxes[:1]), member)
+
+    assert (result.unchanged, result.deleted) == (1, 1)

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from view_world import _fast_password_hashing, build_world  # noqa: F401
 
-from projects.models import Annotation
+from projects.models import Annotation, Image
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,11 @@ def boxes_of(image) -> list[dict]:
         {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
         for a in Annotation.objects.filter(image=image).order_by("id")
     ]
+
+
+def edit(image, boxes) -> dict:
+    """What the editor posts: the boxes and the image version it read them at."""
+    return {"version": Image.objects.get(pk=image.pk).version, "boxes": boxes}
 
 
 def post_json(client, url: str, payload) -> object:
@@ -131,7 +136,7 @@ def test_saving_returns_the_saved_state(client, member, world):
     boxes[1].update(x1=110, x2=160)
     boxes.append({"id": None, "label": world.labels["划痕"].pk, "x1": 0, "y1": 0, "x2": 5, "y2": 5})
 
-    response = post_json(client, save_url(world.image), {"boxes": boxes})
+    response = post_json(client, save_url(world.image), edit(world.image, boxes))
 
     assert response.status_code == 200
     data = response.json()
@@ -149,7 +154,7 @@ def test_an_invalid_box_gives_422_with_located_errors_and_changes_nothing(client
     boxes[0]["x1"] = 5
     boxes[1]["label"] = world.other_label.pk
 
-    response = post_json(client, save_url(world.image), {"boxes": boxes})
+    response = post_json(client, save_url(world.image), edit(world.image, boxes))
 
     assert response.status_code == 422
     errors = response.json()["errors"]
@@ -174,7 +179,7 @@ def test_saving_needs_the_csrf_token(member, world):
     client.force_login(member)
     page = client.get(editor_url(world.image))
     token = page.context["csrf_token"]
-    payload = json.dumps({"boxes": []})
+    payload = json.dumps(edit(world.image, []))
 
     refused = client.post(save_url(world.image), payload, content_type="application/json")
     assert refused.status_code == 403
@@ -194,7 +199,7 @@ def test_an_outsider_cannot_save(client, outsider, world):
     client.force_login(outsider)
     before = boxes_of(world.image)
 
-    response = post_json(client, save_url(world.image), {"boxes": []})
+    response = post_json(client, save_url(world.image), edit(world.image, []))
 
     assert response.status_code == 404
     assert boxes_of(world.image) == before
@@ -203,7 +208,7 @@ def test_an_outsider_cannot_save(client, outsider, world):
 def test_anonymous_cannot_save(client, world):
     before = boxes_of(world.image)
 
-    response = post_json(client, save_url(world.image), {"boxes": []})
+    response = post_json(client, save_url(world.image), edit(world.image, []))
 
     assert response.status_code == 302
     assert boxes_of(world.image) == before
@@ -213,3 +218,66 @@ def test_get_on_the_save_url_is_not_allowed(client, member, world):
     client.force_login(member)
 
     assert client.get(save_url(world.image)).status_code == 405
+
+
+# ---- two users at once ----------------------------------------------------------------------
+
+
+def test_the_editor_page_carries_the_image_version(client, member, world):
+    client.force_login(member)
+
+    response = client.get(editor_url(world.image))
+
+    assert config_of(response)["image"]["version"] == Image.objects.get(pk=world.image.pk).version
+    assert 'data-action="reload"' in response.content.decode()
+
+
+def test_a_stale_save_gets_409_with_a_message_and_saves_nothing(client, member, owner, world):
+    client.force_login(member)
+    read_at = config_of(client.get(editor_url(world.image)))["image"]["version"]
+    other = Client()
+    other.force_login(owner)
+    moved = boxes_of(world.image)
+    moved[0].update(x1=20, x2=60)
+    assert post_json(other, save_url(world.image), edit(world.image, moved)).status_code == 200
+    after_first = boxes_of(world.image)
+
+    response = post_json(
+        client, save_url(world.image), {"version": read_at, "boxes": boxes_of(world.image)[1:]}
+    )
+
+    assert response.status_code == 409
+    data = response.json()
+    assert data["errors"][0]["field"] == "version"
+    assert "Someone else saved" in data["errors"][0]["message"]
+    assert data["version"] == read_at + 1
+    assert boxes_of(world.image) == after_first
+
+
+def test_a_save_answers_the_new_version_for_the_next_save(client, member, world):
+    client.force_login(member)
+    first = post_json(client, save_url(world.image), edit(world.image, boxes_of(world.image)))
+    boxes = boxes_of(world.image)
+    boxes[0].update(x2=70)
+
+    second = post_json(
+        client, save_url(world.image), {"version": first.json()["version"], "boxes": boxes}
+    )
+
+    assert second.status_code == 200
+    assert second.json()["version"] == first.json()["version"] + 1
+
+
+def test_a_tiny_box_gives_422_next_to_the_box(client, member, world):
+    client.force_login(member)
+    before = boxes_of(world.image)
+    box = {"id": None, "label": world.labels["划痕"].pk, "x1": 5, "y1": 5, "x2": 5 + 1e-7, "y2": 9}
+
+    response = post_json(client, save_url(world.image), edit(world.image, [*before, box]))
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"index": 2, "field": "x2", "message": response.json()["errors"][0]["message"]}
+    ]
+    assert "at least 1 px" in response.json()["errors"][0]["message"]
+    assert boxes_of(world.image) == before
