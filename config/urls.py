@@ -1,6 +1,9 @@
-"""Top-level URL configuration."""
+"""Top-level URL configuration.
 
-from django.conf import settings
+Nothing under MEDIA_ROOT has a URL of its own, in DEBUG too: images, thumbnails, crops, stored
+predictions, model files and exports are streamed by views that check the user's projects.
+"""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -15,8 +18,3 @@ urlpatterns = [
     path("api/", include("validation.api_urls")),
     path("", include("validation.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts a private Redis, one inference worker per device found, and the web server.
+# Starts a private Redis, one inference worker per device found, and the web server (gunicorn,
+# as in production).
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,8 +8,10 @@ PY=.venv/bin/python
 PORT="${DEMO_PORT:-8000}"
 REDIS_PORT="${DEMO_REDIS_PORT:-6390}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
-export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+# As in production: DEBUG off, static files collected and served by the app (WhiteNoise).
+export DJANGO_DEBUG="${DJANGO_DEBUG:-0}"
 mkdir -p var/redis var/log
+$PY manage.py collectstatic --noinput -v 0
 
 pids=()
 cleanup() {
@@ -35,7 +38,8 @@ for dev in "${devices[@]}"; do
   pids+=($!)
 done
 
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload >var/log/web.log 2>&1 &
+$PY -m gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --worker-class gthread --workers 2 \
+  --threads 8 --access-logfile - >var/log/web.log 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:${PORT}/login/" && break; sleep 0.2; done
 
