@@ -41,13 +41,10 @@ class Tally:
         """Sum of the diagonal."""
         return sum(n for (p, a), n in self.cells.items() if p is not None and p == a)
 
-    def scores(self) -> dict[str, float]:
-        """Micro precision, recall and F1 (0 where undefined)."""
+    def scores(self) -> dict[str, float | None]:
+        """Micro precision, recall and F1 (SPEC §5, see f1_from_counts)."""
         tp, kept, actual = self.true_positives(), sum(self.kept.values()), sum(self.actual.values())
-        precision = tp / kept if kept else 0.0
-        recall = tp / actual if actual else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1}
+        return f1_from_counts(tp, kept, actual)
 
 
 def as_box(values: Sequence[float]) -> Box:
@@ -136,12 +133,20 @@ def same_label_tp(
     return tp, len(kept), len(truths)
 
 
-def f1_from_counts(tp: int, kept: int, actual: int) -> dict[str, float]:
-    """Precision, recall and F1 from counts (0 where undefined)."""
-    precision = tp / kept if kept else 0.0
-    recall = tp / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def f1_from_counts(tp: int, kept: int, actual: int) -> dict[str, float | None]:
+    """Precision, recall (None for 0/0) and F1 = 2·TP / (2·TP + FP + FN) (SPEC §5).
+
+    F1 is 0 when only one side is empty (nothing kept, or nothing annotated), None when both are.
+    """
+    return {
+        "precision": _ratio(tp, kept),
+        "recall": _ratio(tp, actual),
+        "f1": _ratio(2 * tp, kept + actual),
+    }
 
 
 def val_report(preds: list[list[Pred]], truths: list[list[Truth]], conf: float = 0.25) -> dict:

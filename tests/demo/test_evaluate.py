@@ -54,5 +54,19 @@ def test_same_label_matching_takes_each_annotation_once():
     assert f1_from_counts(1, 3, 2) == pytest.approx({"precision": 1 / 3, "recall": 0.5, "f1": 0.4})
 
 
-def test_nothing_predicted_and_nothing_annotated_scores_zero():
-    assert f1_from_counts(0, 0, 0) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+def test_nothing_predicted_and_nothing_annotated_is_undefined():
+    assert f1_from_counts(0, 0, 0) == {"precision": None, "recall": None, "f1": None}
+
+
+def test_annotations_but_nothing_kept_is_f1_zero():
+    assert f1_from_counts(0, 0, 4) == {"precision": None, "recall": 0.0, "f1": 0.0}
+
+
+def test_predictions_but_nothing_annotated_is_f1_zero():
+    assert f1_from_counts(0, 3, 0) == {"precision": 0.0, "recall": None, "f1": 0.0}
+
+
+def test_nothing_kept_over_annotated_images_is_f1_zero_overall():
+    tally = Tally()
+    match_image([Pred(0, 0.1, (0, 0, 10, 10))], [Truth(0, (0, 0, 10, 10))], tally, conf=0.25)
+    assert tally.scores() == {"precision": None, "recall": 0.0, "f1": 0.0}
