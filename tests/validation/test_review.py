@@ -48,7 +48,9 @@ def test_htmx_get_returns_only_the_fragment(client, world, run):
 def test_htmx_post_saves_status_notes_who_and_when(client, world, run):
     client.force_login(world.member)
     response = client.post(
-        review_url(run), {"review_status": "approved", "review_notes": "可以上线"}, **HTMX
+        review_url(run),
+        {"review_status": "approved", "review_notes": "可以上线", "version": 0},
+        **HTMX,
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -64,7 +66,9 @@ def test_htmx_post_saves_status_notes_who_and_when(client, world, run):
 
 def test_plain_post_redirects_to_the_run(client, world, run):
     client.force_login(world.owner)
-    response = client.post(review_url(run), {"review_status": "rejected", "review_notes": ""})
+    response = client.post(
+        review_url(run), {"review_status": "rejected", "review_notes": "", "version": 0}
+    )
     assert response.status_code == 302
     assert response["Location"] == run.get_absolute_url()
     run.refresh_from_db()
@@ -74,10 +78,14 @@ def test_plain_post_redirects_to_the_run(client, world, run):
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"review_status": "shipped", "review_notes": ""}, "review_status"),
-        ({"review_notes": "x"}, "review_status"),
+        ({"review_status": "shipped", "review_notes": "", "version": 0}, "review_status"),
+        ({"review_notes": "x", "version": 0}, "review_status"),
         (
-            {"review_status": "reviewed", "review_notes": "x" * (NOTES_MAX_LENGTH + 1)},
+            {
+                "review_status": "reviewed",
+                "review_notes": "x" * (NOTES_MAX_LENGTH + 1),
+                "version": 0,
+            },
             "review_notes",
         ),
     ],
@@ -96,7 +104,7 @@ def test_invalid_review_is_422_with_the_error_next_to_its_field(client, world, r
 
 def test_invalid_plain_post_renders_the_page_with_422(client, world, run):
     client.force_login(world.member)
-    response = client.post(review_url(run), {"review_status": "nope"})
+    response = client.post(review_url(run), {"review_status": "nope", "version": 0})
     assert response.status_code == 422
     assert "<html" in response.content.decode()
 
@@ -134,3 +142,102 @@ def test_filter_by_review(world, run):
     assert set(filter_by_review(runs, "")) == {run, other}
     assert set(filter_by_review(runs, "bogus")) == {run, other}
     assert set(filter_by_review(runs, None)) == {run, other}
+
+
+# ---- sign-off only for completed runs -------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "failed", "cancelled"])
+def test_a_run_without_results_offers_no_review_form(client, world, status):
+    run = make_completed_run(world.project, world.model, world.owner, status=status)
+    client.force_login(world.member)
+
+    html = client.get(review_url(run), **HTMX).content.decode()
+
+    assert 'data-role="review-unavailable"' in html
+    assert "<form" not in html
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "failed", "cancelled"])
+def test_signing_off_a_run_without_results_is_refused(client, world, status):
+    run = make_completed_run(world.project, world.model, world.owner, status=status)
+    client.force_login(world.member)
+
+    response = client.post(
+        review_url(run), {"review_status": "approved", "review_notes": "", "version": 0}, **HTMX
+    )
+
+    assert response.status_code == 409
+    assert "Only a completed run can be reviewed" in response.content.decode()
+    run.refresh_from_db()
+    assert (run.review_status, run.reviewed_by, run.review_version) == ("to_review", None, 0)
+
+
+# ---- two reviewers at once ------------------------------------------------------------------
+
+
+def test_the_form_carries_the_review_version(client, world, run):
+    InferenceRun.objects.filter(pk=run.pk).update(review_version=7)
+    client.force_login(world.member)
+
+    html = client.get(review_url(run), **HTMX).content.decode()
+
+    assert '<input type="hidden" name="version" value="7"' in html
+
+
+def test_a_saved_review_bumps_the_version(client, world, run):
+    client.force_login(world.member)
+
+    client.post(review_url(run), {"review_status": "reviewed", "version": 0}, **HTMX)
+
+    run.refresh_from_db()
+    assert run.review_version == 1
+
+
+def test_a_review_read_before_another_was_saved_is_refused_with_409(client, world, run):
+    client.force_login(world.owner)
+    first = {"review_status": "rejected", "review_notes": "划痕漏检", "version": 0}
+    assert client.post(review_url(run), first, **HTMX).status_code == 200
+    client.force_login(world.member)
+
+    response = client.post(
+        review_url(run), {"review_status": "approved", "review_notes": "ok", "version": 0}, **HTMX
+    )
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert 'data-role="review-stale"' in html and "by owner" in html
+    assert '<input type="hidden" name="version" value="1"' in html
+    assert '<option value="approved" selected>' in html  # what the member chose, kept
+    run.refresh_from_db()
+    assert (run.review_status, run.review_notes, run.reviewed_by) == (
+        "rejected",
+        "划痕漏检",
+        world.owner,
+    )
+
+
+def test_the_same_review_submitted_twice_is_saved_once(client, world, run):
+    client.force_login(world.member)
+    data = {"review_status": "approved", "review_notes": "ok", "version": 0}
+    client.post(review_url(run), data, **HTMX)
+
+    again = client.post(review_url(run), data, **HTMX)
+
+    assert again.status_code == 200
+    run.refresh_from_db()
+    assert (run.review_status, run.review_version) == ("approved", 1)
+
+
+@pytest.mark.parametrize("version", ["", "x", "-1", "9" * 400, "1e400"])
+def test_a_review_without_a_valid_version_is_422(client, world, run, version):
+    client.force_login(world.member)
+
+    response = client.post(
+        review_url(run), {"review_status": "approved", "version": version}, **HTMX
+    )
+
+    assert response.status_code == 422
+    assert "reload the page" in response.content.decode()
+    run.refresh_from_db()
+    assert run.review_status == "to_review"
