@@ -46,19 +46,24 @@ def withdraw(key: str, connection: redis.Redis) -> None:
     connection.delete(DEVICE_KEY_PREFIX + key)
 
 
-def live_devices(connection: redis.Redis | None = None) -> list[DeviceInfo]:
-    """Devices whose worker beat recently; empty when Redis cannot be reached."""
+def _read_live(connection: redis.Redis | None = None) -> list[DeviceInfo] | None:
+    """Devices whose worker beat recently; None when Redis cannot be reached."""
     try:
         conn = connection or redis_connection()
         keys = sorted(conn.scan_iter(DEVICE_KEY_PREFIX + "*"))
         values = conn.mget(keys) if keys else []
     except redis.RedisError:
-        return []
+        return None
     devices = []
     for raw in values:
         if raw:
             devices.append(DeviceInfo(**json.loads(raw)))
     return sorted(devices, key=lambda d: (d.host, d.kind != "cuda", d.index or 0))
+
+
+def live_devices(connection: redis.Redis | None = None) -> list[DeviceInfo]:
+    """Devices whose worker beat recently; empty when Redis cannot be reached."""
+    return _read_live(connection) or []
 
 
 def _describe(device: DeviceInfo) -> str:
@@ -73,20 +78,65 @@ def _describe(device: DeviceInfo) -> str:
     return " · ".join(parts)
 
 
-def device_choices(connection: redis.Redis | None = None) -> list[tuple[str, str]]:
-    """Choices for the wizard: any GPU, CPU, then each live GPU."""
-    choices = [("any-gpu", _("Any GPU")), ("cpu", _("CPU"))]
-    for device in live_devices(connection):
-        if device.kind == "cuda":
-            choices.append((device.key, _describe(device)))
-    return choices
+@dataclass(frozen=True)
+class DeviceOption:
+    """One entry of the wizard's device select: offered, or shown disabled with the reason."""
+
+    value: str
+    name: str
+    disabled_reason: str = ""
 
 
-def is_device_available(key: str, connection: redis.Redis | None = None) -> bool:
-    """A specific GPU must be live now; the pooled choices queue until a worker takes them."""
-    if key in ("any-gpu", "cpu"):
-        return True
-    return any(device.key == key for device in live_devices(connection))
+def device_options(live: list[DeviceInfo] | None = None) -> list[DeviceOption]:
+    """Any GPU (disabled while no GPU worker is live), CPU, then each live GPU."""
+    live = live_devices() if live is None else live
+    gpus = [device for device in live if device.kind == "cuda"]
+    hosts = ", ".join(device.host for device in live if device.kind == "cpu")
+    cpu = _("CPU (%(hosts)s)") % {"hosts": hosts} if hosts else _("CPU (no worker live yet)")
+    return [
+        DeviceOption("any-gpu", _("Any GPU"), "" if gpus else _("no GPU worker is live")),
+        DeviceOption("cpu", cpu),
+        *(DeviceOption(device.key, _describe(device)) for device in gpus),
+    ]
+
+
+def default_device(options: list[DeviceOption]) -> str:
+    """A GPU when a GPU worker is live (any of them takes the run), else the CPU."""
+    usable = {option.value for option in options if not option.disabled_reason}
+    return "any-gpu" if "any-gpu" in usable else "cpu"
+
+
+def serves(device: DeviceInfo, choice: str) -> bool:
+    """Whether this device's worker listens on the queue of a run's device choice."""
+    if choice == "any-gpu":
+        return device.kind == "cuda"
+    if choice == "cpu":
+        return device.kind == "cpu"
+    return device.key == choice
+
+
+WORKER_COMMAND = ".venv/bin/python manage.py inference_worker --device %s"
+
+
+def start_command(choice: str) -> str:
+    """The command that starts a worker for this device choice (on its host, for one GPU)."""
+    if choice == "cpu":
+        return WORKER_COMMAND % "cpu"
+    if choice == "any-gpu":
+        return WORKER_COMMAND % "cuda:0"
+    host, _sep, device = choice.rpartition("/")
+    return _("%(command)s on %(host)s") % {"command": WORKER_COMMAND % device, "host": host}
+
+
+def unserved_reason(choice: str, connection: redis.Redis | None = None) -> str:
+    """Why a run on this device choice would wait for ever, or "" (served, or Redis down)."""
+    live = _read_live(connection)
+    if live is None or any(serves(device, choice) for device in live):
+        return ""
+    return _(
+        "No live worker serves the queue of “%(device)s”, so the run cannot start. "
+        "Start one with: %(command)s"
+    ) % {"device": choice, "command": start_command(choice)}
 
 
 def this_host() -> str:

@@ -443,6 +443,24 @@ class ConfidenceForm(forms.Form):
 # ---------------------------------------------------------------- step 3: inference parameters
 
 
+def fixed_input_size(model: DetectionModel) -> int | None:
+    """The size a model's file fixes (its probe found no other size runs), else None."""
+    info = model.probe_info or {}
+    if info.get("dynamic_size", True) or not info.get("fixed_size"):
+        return None
+    try:
+        return int(info["fixed_size"])
+    except (TypeError, ValueError):
+        return None
+
+
+def model_image_size(model: DetectionModel | None) -> int:
+    """The image size a run of this model defaults to: the size its file fixes, or its own."""
+    if model is None:
+        return 640
+    return fixed_input_size(model) or model.input_size
+
+
 def _range_help(low, high, default) -> str:
     return _("Default %(default)s; allowed %(low)s – %(high)s.") % {
         "default": default,
@@ -478,14 +496,25 @@ class InferenceParametersForm(forms.Form):
 
     def __init__(self, *args, model: DetectionModel | None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["device"]).choices = devices.device_choices()
+        self.model = model
+        self.live_devices = devices.live_devices()
+        self.device_options = devices.device_options(self.live_devices)
+        cast(forms.ChoiceField, self.fields["device"]).choices = [
+            (option.value, option.name) for option in self.device_options
+        ]
+        self.fields["device"].initial = devices.default_device(self.device_options)
         self.fields["device"].error_messages["invalid_choice"] = _(
             "The device “%(value)s” is no longer available; choose another one."
         )
-        default_size = model.input_size if model is not None else 640
+        default_size = model_image_size(model)
         self.fields["image_size"].initial = default_size
+        self._drop_stale_initial()
         self.fields["batch_size"].help_text = _range_help(*BATCH_SIZE_RANGE, DEFAULT_BATCH_SIZE)
         self.fields["image_size"].help_text = _range_help(*IMAGE_SIZE_RANGE, default_size)
+        if model is not None and fixed_input_size(model) is not None:
+            self.fields["image_size"].help_text = _(
+                "The model's file fixes its input size: %(size)s only."
+            ) % {"size": default_size}
         self.fields["iou_threshold"].help_text = _(
             "Default %(default)s; allowed above 0, up to 1."
         ) % {"default": DEFAULT_IOU_THRESHOLD}
@@ -508,14 +537,48 @@ class InferenceParametersForm(forms.Form):
             self.fields[name].error_messages["invalid"] = _("Enter a number between 0 and 1.")
             self.fields[name].error_messages["max_value"] = _("Must be at most 1.")
 
+    def _drop_stale_initial(self) -> None:
+        """Saved values that no longer fit (empty, a device gone, another model's size) go."""
+        usable = {o.value for o in self.device_options if not o.disabled_reason}
+        self.initial = {k: v for k, v in self.initial.items() if v not in ("", None)}
+        if self.initial.get("device") not in usable:
+            self.initial.pop("device", None)
+        if self.initial.get("image_size") is not None:
+            try:
+                self._check_image_size(int(self.initial["image_size"]))
+            except (TypeError, ValueError, forms.ValidationError):
+                self.initial.pop("image_size")
+
     def clean_device(self) -> str:
         device = self.cleaned_data["device"]
-        if not devices.is_device_available(device):
+        reasons = {o.value: o.disabled_reason for o in self.device_options}
+        if reasons.get(device):
+            raise forms.ValidationError(
+                _("“%(name)s” cannot be chosen: %(reason)s. Choose CPU, or start a GPU worker.")
+                % {"name": _("Any GPU"), "reason": reasons[device]}
+            )
+        if device not in ("any-gpu", "cpu") and all(d.key != device for d in self.live_devices):
             raise forms.ValidationError(
                 _("The device “%(value)s” is no longer available; choose another one.")
                 % {"value": device}
             )
         return device
+
+    def _check_image_size(self, size: int) -> None:
+        fixed = fixed_input_size(self.model) if self.model is not None else None
+        if fixed is not None and size != fixed:
+            raise forms.ValidationError(
+                _(
+                    "The file of “%(model)s” fixes its input size to %(fixed)s; "
+                    "it cannot run at %(size)s. Enter %(fixed)s."
+                )
+                % {"model": self.model, "fixed": fixed, "size": size}
+            )
+
+    def clean_image_size(self) -> int:
+        size = self.cleaned_data["image_size"]
+        self._check_image_size(size)
+        return size
 
     def clean_iou_threshold(self) -> float:
         value = self.cleaned_data["iou_threshold"]
@@ -566,7 +629,7 @@ def validate_run_settings(data: dict, user) -> tuple[dict | None, dict[str, list
     if step1.is_valid():
         model, project = step1.cleaned_data["model"], step1.cleaned_data["project"]
     if data.get("image_size") in (None, ""):
-        data["image_size"] = model.input_size if model is not None else IMAGE_SIZE_RANGE[1]
+        data["image_size"] = model_image_size(model) if model is not None else IMAGE_SIZE_RANGE[1]
     labels = run_labels(model, project) if model and project else None
     step2 = ConfidenceForm(data, labels=labels)
     step3 = InferenceParametersForm(data, model=model)

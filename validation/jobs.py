@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from validation import engine, evaluation
 from validation import predictions as stored
-from validation.models import DetectionModel, InferenceRun, RunShard
+from validation.models import IMAGE_SIZE_RANGE, DetectionModel, InferenceRun, RunShard
 
 log = logging.getLogger(__name__)
 Status = InferenceRun.Status
@@ -244,6 +244,7 @@ def _infer(run: InferenceRun, images, progress: _Progress):
         on_progress=progress,
         should_stop=progress.should_stop,
     )
+    _record_image_size(run, result.used_image_size)
     image_ids = np.array([i for i, _f, _n in images], dtype=np.int64)
     skipped_ids = np.array([image_ids[index] for index, _n, _r in result.skipped], dtype=np.int64)
     preds = stored.StoredPredictions(
@@ -261,6 +262,15 @@ def _infer(run: InferenceRun, images, progress: _Progress):
     }
     skipped = [{"name": name, "reason": reason} for _i, name, reason in result.skipped]
     return preds, timing, skipped
+
+
+def _record_image_size(run: InferenceRun, used: int) -> None:
+    """The run says the size the engine ran at (a model's file may fix it, the stride rounds
+    it), not only the size asked for."""
+    low, high = IMAGE_SIZE_RANGE
+    if used != run.image_size and low <= used <= high:
+        InferenceRun.objects.filter(pk=run.pk).update(image_size=used)
+        run.image_size = used
 
 
 def _finish(run: InferenceRun, preds, timing: dict, skipped: list, started: float) -> dict:
@@ -372,12 +382,16 @@ def probe_model_job(model_id: int) -> dict:
         )
         return {"model": model_id, "passed": False, "message": message}
     info = {**model.probe_info, **probe.as_dict()}
+    fixed = probe.fixed_size if not probe.dynamic_size else None
+    low, high = IMAGE_SIZE_RANGE
     DetectionModel.objects.filter(pk=model_id).update(
         probe_status=DetectionModel.ProbeStatus.PASSED,
         probe_message=probe.message,
         probe_info=info,
         label_names=list(probe.label_names),
         output_format=probe.output_format,
+        # A file that fixes its input size runs at that size whatever was declared.
+        input_size=fixed if fixed and low <= fixed <= high else model.input_size,
     )
     return {"model": model_id, "passed": True}
 

@@ -23,6 +23,11 @@ urlpatterns = [
     path("", runs_list.run_list, name="run-list"),
     path("models/", model_library.model_library, name="model-library"),
     path("runs/new/", wizard.wizard_start, name="wizard-start"),
+    # Each wizard (one per + click, per tab) has its own id; the id-less URLs mean the most
+    # recently used wizard of the session, for old links and scripts.
+    path("runs/new/<slug:wizard_id>/step/1/", wizard.wizard_step1, name="wizard-step1"),
+    path("runs/new/<slug:wizard_id>/step/2/", wizard.wizard_step2, name="wizard-step2"),
+    path("runs/new/<slug:wizard_id>/step/3/", wizard.wizard_step3, name="wizard-step3"),
     path("runs/new/1/", wizard.wizard_step1, name="wizard-step1"),
     path("runs/new/2/", wizard.wizard_step2, name="wizard-step2"),
     path("runs/new/3/", wizard.wizard_step3, name="wizard-step3"),

@@ -175,6 +175,7 @@ KWARG_BUILDERS: dict[str, Callable[[AccessWorld, InferenceRun, Pattern], object]
     "image_pk": lambda w, run, p: w.image.pk,
     "token_pk": lambda w, run, p: w.token.pk,
     "token": lambda w, run, p: whatif_crop_token(w.run, w.image),
+    "wizard_id": lambda w, run, p: "victims-wizard",  # lives in another session
 }
 
 

@@ -149,8 +149,9 @@ def test_use_in_a_new_run_fills_the_wizard_and_opens_step_2(member_client, run):
         url("run-recommended-use", run), {"basis": "precision", "precision": "0.5"}, **HTMX
     )
     assert response.status_code == 200
-    assert response.headers["HX-Redirect"] == reverse("validation:wizard-step2")
     session = member_client.session
+    wizard = wizard_state.current(session)
+    assert response.headers["HX-Redirect"] == reverse("validation:wizard-step2", args=[wizard])
     step1 = wizard_state.load(session, 1)
     assert step1 == {
         "process": str(run.process_id),
@@ -163,7 +164,8 @@ def test_use_in_a_new_run_fills_the_wizard_and_opens_step_2(member_client, run):
     assert step2["tab"] == "source" and float(step2["base_confidence"]) == base
     assert json.loads(step2["label_confidences"] or "{}") == own
     assert wizard_state.load(session, 3)["iou_threshold"] == whatif.number(run.iou_threshold)
-    page = html.unescape(member_client.get(reverse("validation:wizard-step2")).content.decode())
+    step2_url = reverse("validation:wizard-step2", args=[wizard])
+    page = html.unescape(member_client.get(step2_url).content.decode())
     assert re.search(rf'name="base_confidence"[^>]*value="{base}"', page)
     for name, value in own.items():
         assert f'"{name}": {value}' in page
@@ -171,7 +173,9 @@ def test_use_in_a_new_run_fills_the_wizard_and_opens_step_2(member_client, run):
 
 def test_use_in_a_new_run_without_htmx_redirects(member_client, run):
     response = member_client.post(url("run-recommended-use", run), {"basis": "f1"})
-    assert response.status_code == 302 and response.url == reverse("validation:wizard-step2")
+    wizard = wizard_state.current(member_client.session)
+    assert response.status_code == 302
+    assert response.url == reverse("validation:wizard-step2", args=[wizard])
 
 
 def test_use_refuses_a_bad_basis_or_precision(member_client, run):

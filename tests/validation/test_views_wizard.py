@@ -12,9 +12,17 @@ from validation.models import InferenceRun
 from validation.views import wizard_state
 
 pytestmark = pytest.mark.django_db
-STEP = {n: reverse(f"validation:wizard-step{n}") for n in (1, 2, 3)}
 HTMX = {"HTTP_HX_REQUEST": "true"}
 NO_REDIS = "redis://127.0.0.1:1/0"
+LEGACY = {n: reverse(f"validation:wizard-step{n}") for n in (1, 2, 3)}  # id-less: the newest
+
+
+def start_wizard(client) -> dict[int, str]:
+    """The + button: a new wizard; its three step URLs."""
+    response = client.get(reverse("validation:wizard-start"))
+    assert response.status_code == 302
+    wizard = response.url.split("/")[-4]
+    return {n: reverse(f"validation:wizard-step{n}", args=[wizard]) for n in (1, 2, 3)}
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +38,7 @@ def world(owner, member, outsider) -> World:
 @pytest.fixture
 def owner_client(client, world):
     client.force_login(world.owner)
+    client.steps = start_wizard(client)
     return client
 
 
@@ -37,13 +46,14 @@ def step1_data(world) -> dict:
     return {"process": world.process.pk, "model": world.model.pk, "project": world.project.pk}
 
 
-def fill_step1(client, world) -> None:
-    assert client.post(STEP[1], step1_data(world)).status_code == 302
+def fill_step1(client, world, **changes) -> None:
+    response = client.post(client.steps[1], {**step1_data(world), **changes})
+    assert response.status_code == 302, response.content.decode()
 
 
 def fill_step2(client, source='{"scratch": 0.5}', base="0.3") -> None:
     data = {"base_confidence": base, "tab": "source", "label_confidences": source, "action": "next"}
-    response = client.post(STEP[2], data)
+    response = client.post(client.steps[2], data)
     assert response.status_code == 302, response.content.decode()
 
 
@@ -63,15 +73,46 @@ def step3_data(**changes) -> dict:
 # ---------------------------------------------------------------- start and step 1
 
 
-def test_plus_button_starts_a_fresh_wizard(owner_client, world):
+def test_plus_button_starts_a_fresh_wizard_beside_the_open_one(owner_client, world):
     fill_step1(owner_client, world)
-    response = owner_client.get(reverse("validation:wizard-start"))
-    assert response.status_code == 302 and response.url == STEP[1]
-    assert wizard_state.load(owner_client.session, 1) == {}
+    first = owner_client.steps
+    second = start_wizard(owner_client)
+    assert second[1] != first[1]
+    assert wizard_state.load(owner_client.session, 1) == {}  # the newest wizard is empty
+    assert 'value="next"' in owner_client.get(second[1]).content.decode()
+    assert owner_client.get(first[2]).status_code == 200  # the first one is still open
+
+
+def test_the_session_keeps_the_newest_wizards_only(owner_client, world):
+    fill_step1(owner_client, world)
+    for _ in range(wizard_state.MAX_WIZARDS):
+        start_wizard(owner_client)
+    response = owner_client.get(owner_client.steps[2])
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "This wizard is no longer open" in html
+    assert reverse("validation:wizard-start") in html
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_an_unknown_wizard_id_gets_a_clear_page_never_a_500(owner_client, step):
+    url = reverse(f"validation:wizard-step{step}", args=["no-such-wizard"])
+    page = owner_client.get(url)
+    posted = owner_client.post(url, {"action": "next"}, **HTMX)
+    assert page.status_code == 404 and "This wizard is no longer open" in page.content.decode()
+    assert posted.status_code == 404
+    assert posted.content.decode().lstrip().startswith('<div id="wizard-form"')
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_an_id_less_step_url_opens_the_newest_wizard(owner_client, step):
+    response = owner_client.get(LEGACY[step])
+    assert response.status_code == 302
+    assert response.url == owner_client.steps[step]
 
 
 def test_step1_page_offers_processes_and_marks_unusable_projects(owner_client, world):
-    response = owner_client.get(STEP[1])
+    response = owner_client.get(owner_client.steps[1])
     html = response.content.decode()
     assert response.status_code == 200
     assert world.process.name in html
@@ -80,19 +121,19 @@ def test_step1_page_offers_processes_and_marks_unusable_projects(owner_client, w
 
 
 def test_step1_valid_goes_to_step2(owner_client, world):
-    response = owner_client.post(STEP[1], step1_data(world))
-    assert response.status_code == 302 and response.url == STEP[2]
+    response = owner_client.post(owner_client.steps[1], step1_data(world))
+    assert response.status_code == 302 and response.url == owner_client.steps[2]
 
 
 def test_step1_valid_with_htmx_answers_hx_redirect(owner_client, world):
-    response = owner_client.post(STEP[1], step1_data(world), **HTMX)
+    response = owner_client.post(owner_client.steps[1], step1_data(world), **HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == STEP[2]
+    assert response["HX-Redirect"] == owner_client.steps[2]
 
 
 def test_step1_errors_are_422_next_to_the_fields_and_values_kept(owner_client, world):
     data = {**step1_data(world), "model": world.pending_model.pk}
-    response = owner_client.post(STEP[1], data, **HTMX)
+    response = owner_client.post(owner_client.steps[1], data, **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     assert html.lstrip().startswith('<form id="wizard-form"')
@@ -102,7 +143,7 @@ def test_step1_errors_are_422_next_to_the_fields_and_values_kept(owner_client, w
 
 
 def test_step1_without_htmx_renders_the_whole_page_with_errors(owner_client, world):
-    response = owner_client.post(STEP[1], {})
+    response = owner_client.post(owner_client.steps[1], {})
     assert response.status_code == 422
     html = response.content.decode()
     assert "<html" in html
@@ -112,7 +153,7 @@ def test_step1_without_htmx_renders_the_whole_page_with_errors(owner_client, wor
 
 def test_step1_keeps_values_when_coming_back(owner_client, world):
     fill_step1(owner_client, world)
-    html = owner_client.get(STEP[1]).content.decode()
+    html = owner_client.get(owner_client.steps[1]).content.decode()
     assert f'<option value="{world.model.pk}"  selected>' in html
     assert "Validation set: 1 tasks, 3 images, 9 annotations." in html
 
@@ -157,13 +198,13 @@ def test_project_summary_without_a_project_is_empty(owner_client, world):
 
 
 def test_step2_needs_step1_first(owner_client):
-    response = owner_client.get(STEP[2])
-    assert response.status_code == 302 and response.url == STEP[1]
+    response = owner_client.get(owner_client.steps[2])
+    assert response.status_code == 302 and response.url == owner_client.steps[1]
 
 
 def test_step2_shows_the_run_labels_and_the_default_base(owner_client, world):
     fill_step1(owner_client, world)
-    html = owner_client.get(STEP[2]).content.decode()
+    html = owner_client.get(owner_client.steps[2]).content.decode()
     assert 'value="0.25"' in html
     assert "<code>crack</code>" in html  # project-only labels are offered too
 
@@ -177,7 +218,7 @@ def test_step2_label_confidence_below_base_is_refused_naming_the_label(owner_cli
         "lc_value": "0.3",
         "action": "next",
     }
-    response = owner_client.post(STEP[2], data, **HTMX)
+    response = owner_client.post(owner_client.steps[2], data, **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     assert "The confidence of “scratch” (0.3) is below the base confidence (0.5)" in html
@@ -192,7 +233,7 @@ def test_step2_source_errors_show_line_and_column(owner_client, world):
         "label_confidences": '{\n"dent": }',
         "action": "next",
     }
-    response = owner_client.post(STEP[2], data, **HTMX)
+    response = owner_client.post(owner_client.steps[2], data, **HTMX)
     assert response.status_code == 422
     assert "Line 2, column 9: Expecting value" in response.content.decode()
 
@@ -200,11 +241,11 @@ def test_step2_source_errors_show_line_and_column(owner_client, world):
 def test_step2_add_row_then_remove_it(owner_client, world):
     fill_step1(owner_client, world)
     base = {"base_confidence": "0.4", "tab": "builder"}
-    added = owner_client.post(STEP[2], {**base, "add": "1"}, **HTMX)
+    added = owner_client.post(owner_client.steps[2], {**base, "add": "1"}, **HTMX)
     assert added.status_code == 200
     assert added.content.decode().count('name="lc_label"') == 1
     data = {**base, "lc_label": ["dent", "scratch"], "lc_value": ["0.5", "0.6"], "remove": "0"}
-    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
     assert html.count('name="lc_label"') == 1
     assert 'value="0.6"' in html
     assert 'value="0.4"' in html  # the base is kept
@@ -219,7 +260,7 @@ def test_step2_label_picker_offers_each_label_once(owner_client, world):
         "lc_value": "0.5",
         "add": "1",
     }
-    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
     second_row = html.split('name="lc_label"')[2]
     assert '<option value="dent"' not in second_row.split("</select>")[0]
 
@@ -233,7 +274,7 @@ def test_step2_switching_tabs_keeps_the_data(owner_client, world):
         "lc_value": "0.7",
         "switch_tab": "source",
     }
-    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
     assert "&quot;划痕&quot;: 0.7" in html
     back = {
         "base_confidence": "0.4",
@@ -241,7 +282,7 @@ def test_step2_switching_tabs_keeps_the_data(owner_client, world):
         "label_confidences": '{"划痕": 0.8, "dent": 0.5}',
         "switch_tab": "builder",
     }
-    html = owner_client.post(STEP[2], back, **HTMX).content.decode()
+    html = owner_client.post(owner_client.steps[2], back, **HTMX).content.decode()
     assert 'name="lc_value" value="0.8"' in html and 'name="lc_value" value="0.5"' in html
 
 
@@ -253,7 +294,7 @@ def test_step2_switching_to_builder_with_broken_json_stays_on_source(owner_clien
         "label_confidences": '{"dent": 0.5',
         "switch_tab": "builder",
     }
-    html = owner_client.post(STEP[2], data, **HTMX).content.decode()
+    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
     assert 'name="label_confidences"' in html
     assert "{&quot;dent&quot;: 0.5" in html
     assert "Line 1, column" in html
@@ -267,9 +308,9 @@ def test_step2_back_keeps_what_was_typed_even_if_invalid(owner_client, world):
         "label_confidences": '{"dent": 0.5}',
         "action": "back",
     }
-    response = owner_client.post(STEP[2], data)
-    assert response.status_code == 302 and response.url == STEP[1]
-    html = owner_client.get(STEP[2]).content.decode()
+    response = owner_client.post(owner_client.steps[2], data)
+    assert response.status_code == 302 and response.url == owner_client.steps[1]
+    html = owner_client.get(owner_client.steps[2]).content.decode()
     assert 'value="7"' in html
     assert "{&quot;dent&quot;: 0.5}</textarea>" in html
 
@@ -285,22 +326,22 @@ def test_step2_valid_goes_to_step3(owner_client, world):
 
 
 def test_step3_needs_the_earlier_steps(owner_client, world):
-    assert owner_client.get(STEP[3]).url == STEP[1]
+    assert owner_client.get(owner_client.steps[3]).url == owner_client.steps[1]
     fill_step1(owner_client, world)
-    assert owner_client.get(STEP[3]).url == STEP[2]
+    assert owner_client.get(owner_client.steps[3]).url == owner_client.steps[2]
 
 
 def test_step3_shows_defaults_ranges_and_a_fresh_token(owner_client, world):
     fill_step1(owner_client, world)
     fill_step2(owner_client)
-    first = owner_client.get(STEP[3])
+    first = owner_client.get(owner_client.steps[3])
     html = first.content.decode()
     assert 'name="batch_size" value="8"' in html
     assert 'name="image_size" value="640"' in html
     assert "Default 8; allowed 1 – 256." in html
     assert "Any GPU" in html
     token = first.context["submission_token"]
-    assert token and token != owner_client.get(STEP[3]).context["submission_token"]
+    assert token and token != owner_client.get(owner_client.steps[3]).context["submission_token"]
 
 
 @pytest.mark.parametrize(
@@ -324,7 +365,7 @@ def test_step3_shows_defaults_ranges_and_a_fresh_token(owner_client, world):
 def test_step3_errors_are_422_with_values_kept(owner_client, world, field, value, message):
     fill_step1(owner_client, world)
     fill_step2(owner_client)
-    response = owner_client.post(STEP[3], step3_data(**{field: value}), **HTMX)
+    response = owner_client.post(owner_client.steps[3], step3_data(**{field: value}), **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     assert message in html
@@ -335,7 +376,7 @@ def test_step3_errors_are_422_with_values_kept(owner_client, world, field, value
 def test_step3_queue_unavailable_shows_the_message_and_keeps_the_values(owner_client, world):
     fill_step1(owner_client, world)
     fill_step2(owner_client)
-    response = owner_client.post(STEP[3], step3_data(batch_size="16"), **HTMX)
+    response = owner_client.post(owner_client.steps[3], step3_data(batch_size="16"), **HTMX)
     html = response.content.decode()
     assert response.status_code == 503
     assert 'class="form-error"' in html and "Redis" in html
@@ -347,13 +388,13 @@ def test_step3_starts_the_run_once_for_a_double_click(owner_client, world, setti
     settings.REDIS_URL = redis_server
     fill_step1(owner_client, world)
     fill_step2(owner_client)
-    first = owner_client.post(STEP[3], step3_data(), **HTMX)
+    first = owner_client.post(owner_client.steps[3], step3_data(), **HTMX)
     run = InferenceRun.objects.get()
     assert first["HX-Redirect"] == run.get_absolute_url()
     assert run.created_by == world.owner
     assert run.label_threshold_map() == {"scratch": 0.5}
     assert (run.base_confidence, run.batch_size, run.device) == (0.3, 8, "cpu")
-    second = owner_client.post(STEP[3], step3_data(), **HTMX)
+    second = owner_client.post(owner_client.steps[3], step3_data(), **HTMX)
     assert second["HX-Redirect"] == run.get_absolute_url()
     assert InferenceRun.objects.count() == 1
     assert wizard_state.load(owner_client.session, 1) == {}  # the wizard was cleared
@@ -363,7 +404,7 @@ def test_step3_without_htmx_redirects_to_the_run(owner_client, world, settings, 
     settings.REDIS_URL = redis_server
     fill_step1(owner_client, world)
     fill_step2(owner_client)
-    response = owner_client.post(STEP[3], step3_data())
+    response = owner_client.post(owner_client.steps[3], step3_data())
     assert response.status_code == 302
     assert response.url == InferenceRun.objects.get().get_absolute_url()
 
@@ -371,19 +412,27 @@ def test_step3_without_htmx_redirects_to_the_run(owner_client, world, settings, 
 def test_step3_back_keeps_the_parameters(owner_client, world):
     fill_step1(owner_client, world)
     fill_step2(owner_client)
-    owner_client.post(STEP[3], step3_data(batch_size="32", action="back"))
-    assert 'name="batch_size" value="32"' in owner_client.get(STEP[3]).content.decode()
+    owner_client.post(owner_client.steps[3], step3_data(batch_size="32", action="back"))
+    assert 'name="batch_size" value="32"' in owner_client.get(owner_client.steps[3]).content.decode()
 
 
 def test_another_users_token_does_not_open_their_run(client, world, settings, redis_server):
     settings.REDIS_URL = redis_server
     client.force_login(world.owner)
+    client.steps = start_wizard(client)
     fill_step1(client, world)
     fill_step2(client)
-    client.post(STEP[3], step3_data())
+    client.post(client.steps[3], step3_data())
+    run = InferenceRun.objects.get()
     client.force_login(world.member)
-    response = client.post(STEP[3], step3_data())
-    assert response.status_code == 302 and response.url == STEP[1]
+    response = client.post(client.steps[3], step3_data())
+    assert response.status_code == 404  # the owner's wizard is not the member's
+    assert run.get_absolute_url() not in response.content.decode()
+    response = client.post(LEGACY[3], step3_data())
+    member_wizard = wizard_state.current(client.session)
+    assert response.status_code == 302
+    assert response.url == reverse("validation:wizard-step1", args=[member_wizard])
+    assert InferenceRun.objects.count() == 1
 
 
 # ---------------------------------------------------------------- methods and access
@@ -396,10 +445,12 @@ def test_get_only_views_refuse_post(owner_client, name):
 
 @pytest.mark.parametrize("step", [1, 2, 3])
 def test_steps_refuse_other_methods(owner_client, step):
-    assert owner_client.put(STEP[step]).status_code == 405
+    assert owner_client.put(owner_client.steps[step]).status_code == 405
 
 
 @pytest.mark.parametrize("step", [1, 2, 3])
-def test_anonymous_goes_to_login(client, step):
-    response = client.get(STEP[step])
+@pytest.mark.parametrize("wizard", [None, "some-wizard-id"])
+def test_anonymous_goes_to_login(client, step, wizard):
+    url = reverse(f"validation:wizard-step{step}", args=[wizard] if wizard else [])
+    response = client.get(url)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))

@@ -143,16 +143,19 @@ def run_recommended_use(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         }
         return render(request, f"{TEMPLATE}#run-recommended", context, status=422)
     base, own = _proposal(run, basis, precision)
-    prefill_wizard(request.session, run, base, own)
-    url = reverse("validation:wizard-step2")
+    wizard = prefill_wizard(request.session, run, base, own)
+    url = reverse("validation:wizard-step2", args=[wizard])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def prefill_wizard(session, run: InferenceRun, base: float, own: dict[str, float]) -> None:
-    """The wizard's three steps as if typed: this run's settings with the new confidences."""
-    wizard_state.clear(session)
+def prefill_wizard(session, run: InferenceRun, base: float, own: dict[str, float]) -> str:
+    """A new wizard's three steps as if typed: this run's settings with the new confidences."""
+    wizard = wizard_state.create(session)
     wizard_state.save(
-        session, 1, {"process": run.process_id, "model": run.model_id, "project": run.project_id}
+        session,
+        1,
+        {"process": run.process_id, "model": run.model_id, "project": run.project_id},
+        wizard,
     )
     wizard_state.save(
         session,
@@ -162,6 +165,7 @@ def prefill_wizard(session, run: InferenceRun, base: float, own: dict[str, float
             "tab": "source",
             "label_confidences": curves.wizard_source(own),
         },
+        wizard,
     )
     wizard_state.save(
         session,
@@ -173,7 +177,9 @@ def prefill_wizard(session, run: InferenceRun, base: float, own: dict[str, float
             "iou_threshold": whatif.number(run.iou_threshold),
             "low_overlap_threshold": whatif.number(run.low_overlap_threshold),
         },
+        wizard,
     )
+    return wizard
 
 
 @require_GET

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, reswap, retarget
 
-from validation import runs, whatif
+from validation import devices, runs, whatif
 from validation.models import InferenceRun
 from validation.views import whatif as whatif_views
 from validation.views.access import HtmxHttpRequest, _get_run_for_user, page_params, wants_fragment
@@ -41,12 +41,20 @@ def detail_context(request: HtmxHttpRequest, run: InferenceRun, params: QueryDic
         "timing_rows": timing_rows(run),
         "category_headers": category_headers(),
         "reevaluation": request.session.pop(_session_key(run), None),
+        "unserved": _unserved(run),
     }
     if run.status == InferenceRun.Status.COMPLETED and run.matrix:
         state = whatif_views.whatif_state(run, params) if whatif.can_whatif(run) else None
         context["whatif"] = state
         context.update(whatif_views.results_context(run, state, params, open_sections))
     return context
+
+
+def _unserved(run: InferenceRun) -> str:
+    """Why a queued run cannot start (no live worker on its queue), else ""."""
+    if run.status != InferenceRun.Status.QUEUED:
+        return ""
+    return devices.unserved_reason(run.device)
 
 
 @require_GET
@@ -64,7 +72,8 @@ def run_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not wants_fragment(request):
         return redirect(run)
     if run.is_active:
-        return render(request, f"{TEMPLATE}#run-progress", {"run": run})
+        context = {"run": run, "unserved": _unserved(run)}
+        return render(request, f"{TEMPLATE}#run-progress", context)
     context = detail_context(request, run, page_params(request))
     response = render(request, f"{TEMPLATE}#run-body", context, status=STOP_POLLING)
     return reswap(retarget(response, "#run-body"), "outerHTML")

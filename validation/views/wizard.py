@@ -44,36 +44,58 @@ def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
     return redirect(url)
 
 
-def _go_step(request: HtmxHttpRequest, step: int) -> HttpResponse:
-    return _go(request, reverse(STEP_URLS[step]))
+def _go_step(request: HtmxHttpRequest, wizard: str, step: int) -> HttpResponse:
+    return _go(request, reverse(STEP_URLS[step], args=[wizard]))
 
 
-def _render_step(request: HtmxHttpRequest, step: int, context: dict, status: int = 200):
+def _render_step(
+    request: HtmxHttpRequest, wizard: str, step: int, context: dict, status: int = 200
+) -> HttpResponse:
     name = f"validation/wizard_step{step}.html"
     template = f"{name}#wizard-form" if wants_fragment(request) else name
-    return render(request, template, {"step": step, **context}, status=status)
+    context = {"step": step, "wizard": wizard, **context}
+    return render(request, template, context, status=status)
 
 
-def _step1_values(request: HtmxHttpRequest):
+def _wizard_of(request: HtmxHttpRequest, step: int, wizard_id: str | None):
+    """(wizard id, None) for this request, or (None, the response that leaves it).
+
+    An id-less URL (old links, scripts) means the most recently used wizard: a GET is sent on
+    to its own URL, a POST acts on it. An unknown or expired id gets a page that says so.
+    """
+    session = request.session
+    if wizard_id is None:
+        wizard = wizard_state.current(session) or wizard_state.create(session)
+        if request.method == "GET":
+            return None, _go_step(request, wizard, step)
+        return wizard, None
+    if wizard_state.exists(session, wizard_id):
+        return wizard_id, None
+    # Another session's id, one that started its run, or one pushed out by newer wizards.
+    template = "validation/wizard_expired.html"
+    template += "#wizard-form" if wants_fragment(request) else ""
+    return None, render(request, template, {"step": 0}, status=404)
+
+
+def _step1_values(request: HtmxHttpRequest, wizard: str):
     """Model and project of a valid step 1, else None."""
-    form = DatasetModelForm(wizard_state.load(request.session, 1), user=request.user)
+    form = DatasetModelForm(wizard_state.load(request.session, 1, wizard), user=request.user)
     if not form.is_valid():
         return None
     return form.cleaned_data["model"], form.cleaned_data["project"]
 
 
-def _step2_values(request: HtmxHttpRequest, labels: list[str]) -> dict | None:
+def _step2_values(request: HtmxHttpRequest, wizard: str, labels: list[str]) -> dict | None:
     """Cleaned confidences of a valid step 2 (saved as JSON text), else None."""
-    saved = {**wizard_state.load(request.session, 2), "tab": "source"}
+    saved = {**wizard_state.load(request.session, 2, wizard), "tab": "source"}
     form = ConfidenceForm(saved, labels=labels)
     return form.cleaned_data if form.is_valid() else None
 
 
 @require_GET
 def wizard_start(request: HtmxHttpRequest) -> HttpResponse:
-    """The + button: a fresh wizard."""
-    wizard_state.clear(request.session)
-    return redirect(STEP_URLS[1])
+    """The + button: a fresh wizard, beside any other open in another tab."""
+    return redirect(STEP_URLS[1], wizard_state.create(request.session))
 
 
 # ---------------------------------------------------------------- step 1
@@ -103,16 +125,20 @@ def _as_int(value) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
-def wizard_step1(request: HtmxHttpRequest) -> HttpResponse:
+def wizard_step1(request: HtmxHttpRequest, wizard_id: str | None = None) -> HttpResponse:
     """Step 1: process → model, and the project."""
+    wizard, leave = _wizard_of(request, 1, wizard_id)
+    if wizard is None:
+        return leave
     if request.method == "GET":
-        form = DatasetModelForm(initial=wizard_state.load(request.session, 1), user=request.user)
-        return _render_step(request, 1, _step1_context(request, form))
-    wizard_state.save(request.session, 1, request.POST)
+        saved = wizard_state.load(request.session, 1, wizard)
+        form = DatasetModelForm(initial=saved, user=request.user)
+        return _render_step(request, wizard, 1, _step1_context(request, form))
+    wizard_state.save(request.session, 1, request.POST, wizard)
     form = DatasetModelForm(request.POST, user=request.user)
     if not form.is_valid():
-        return _render_step(request, 1, _step1_context(request, form), status=422)
-    return _go_step(request, 2)
+        return _render_step(request, wizard, 1, _step1_context(request, form), status=422)
+    return _go_step(request, wizard, 2)
 
 
 @require_GET
@@ -207,32 +233,37 @@ def _step2_context(form: ConfidenceForm, labels: list[str], editor: dict) -> dic
 
 
 @require_http_methods(["GET", "POST"])
-def wizard_step2(request: HtmxHttpRequest) -> HttpResponse:
+def wizard_step2(request: HtmxHttpRequest, wizard_id: str | None = None) -> HttpResponse:
     """Step 2: base confidence and label confidences (builder and source tabs)."""
-    step1 = _step1_values(request)
+    wizard, leave = _wizard_of(request, 2, wizard_id)
+    if wizard is None:
+        return leave
+    step1 = _step1_values(request, wizard)
     if step1 is None:
-        return _go_step(request, 1)
+        return _go_step(request, wizard, 1)
     labels = run_labels(*step1)
     if request.method == "GET":
-        saved = wizard_state.load(request.session, 2)
+        saved = wizard_state.load(request.session, 2, wizard)
         form = ConfidenceForm(
             initial={"base_confidence": saved.get("base_confidence") or DEFAULT_BASE_CONFIDENCE},
             labels=labels,
         )
-        return _render_step(request, 2, _step2_context(form, labels, _step2_editor(saved)))
+        context = _step2_context(form, labels, _step2_editor(saved))
+        return _render_step(request, wizard, 2, context)
     editor = _apply_editor_action(request.POST)
     saved = {**request.POST.dict(), "tab": editor["tab"], "label_confidences": editor["source"]}
-    wizard_state.save(request.session, 2, saved)
+    wizard_state.save(request.session, 2, saved, wizard)
     if request.POST.get("action") == "back":
-        return _go_step(request, 1)
+        return _go_step(request, wizard, 1)
     if request.POST.get("action") != "next":
         initial = {"base_confidence": saved.get("base_confidence")}
         form = ConfidenceForm(initial=initial, labels=labels)
-        return _render_step(request, 2, _step2_context(form, labels, editor))
+        return _render_step(request, wizard, 2, _step2_context(form, labels, editor))
     form = ConfidenceForm(request.POST, labels=labels)
     if not form.is_valid():
-        return _render_step(request, 2, _step2_context(form, labels, editor), status=422)
-    return _go_step(request, 3)
+        context = _step2_context(form, labels, editor)
+        return _render_step(request, wizard, 2, context, status=422)
+    return _go_step(request, wizard, 3)
 
 
 # ---------------------------------------------------------------- step 3
@@ -246,39 +277,57 @@ def _run_of_token(request: HtmxHttpRequest, token: str) -> InferenceRun | None:
     return runs_of_user.filter(submission_token=token).first()
 
 
-def _step3_context(form: InferenceParametersForm, token: str) -> dict:
-    return {"form": form, "submission_token": token}
+def _step3_context(form: InferenceParametersForm, token: str, model, project, step2) -> dict:
+    """The form, and a summary of what will run, so a wrong project or confidence shows."""
+    return {
+        "form": form,
+        "submission_token": token,
+        "run_summary": {
+            "process": model.process,
+            "model": model,
+            "project": project,
+            "counts": project_summary(project),
+            "base_confidence": step2["base_confidence"],
+            "label_confidences": sorted(step2["label_confidences"].items()),
+        },
+    }
 
 
 @require_http_methods(["GET", "POST"])
-def wizard_step3(request: HtmxHttpRequest) -> HttpResponse:
+def wizard_step3(request: HtmxHttpRequest, wizard_id: str | None = None) -> HttpResponse:
     """Step 3: inference parameters; Start inference queues the run once per token."""
     token = request.POST.get("submission_token", "")
     started = _run_of_token(request, token)
     if started is not None:
         return _go(request, started.get_absolute_url())
-    step1 = _step1_values(request)
+    wizard, leave = _wizard_of(request, 3, wizard_id)
+    if wizard is None:
+        return leave
+    step1 = _step1_values(request, wizard)
     if step1 is None:
-        return _go_step(request, 1)
+        return _go_step(request, wizard, 1)
     model, project = step1
-    step2 = _step2_values(request, run_labels(model, project))
+    step2 = _step2_values(request, wizard, run_labels(model, project))
     if step2 is None:
-        return _go_step(request, 2)
+        return _go_step(request, wizard, 2)
     if request.method == "GET":
-        form = InferenceParametersForm(initial=wizard_state.load(request.session, 3), model=model)
-        return _render_step(request, 3, _step3_context(form, secrets.token_urlsafe(24)))
-    wizard_state.save(request.session, 3, request.POST)
+        saved = wizard_state.load(request.session, 3, wizard)
+        form = InferenceParametersForm(initial=saved, model=model)
+        context = _step3_context(form, secrets.token_urlsafe(24), model, project, step2)
+        return _render_step(request, wizard, 3, context)
+    wizard_state.save(request.session, 3, request.POST, wizard)
     if request.POST.get("action") == "back":
-        return _go_step(request, 2)
+        return _go_step(request, wizard, 2)
     form = InferenceParametersForm(request.POST, model=model)
+    context = _step3_context(form, token, model, project, step2)
     if not form.is_valid():
-        return _render_step(request, 3, _step3_context(form, token), status=422)
+        return _render_step(request, wizard, 3, context, status=422)
     try:
         run = _start(request, model, project, step2, form.cleaned_data, token)
     except runs.QueueUnavailable as exc:
         form.add_error(None, str(exc))
-        return _render_step(request, 3, _step3_context(form, token), status=503)
-    wizard_state.clear(request.session)
+        return _render_step(request, wizard, 3, context, status=503)
+    wizard_state.discard(request.session, wizard)
     return _go(request, run.get_absolute_url())
 
 

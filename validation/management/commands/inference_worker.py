@@ -29,14 +29,14 @@ class Command(BaseCommand):
         host = devices.this_host()
         os.environ.setdefault("PORTAL_WORKER_HOST", host)
         keep_freed_memory()  # inherited by every work horse: batches reuse their memory
+        conn = redis_connection()
+        worker = build_worker(host, device, conn, name or f"{host}-{device}-{os.getpid()}")
+        heartbeat = DeviceHeartbeat(worker, host, device, conn)
+        heartbeat.start()  # live at once: the wizard and `validate` see it while it warms up
         try:
             warm_up_model_loading()
         except Exception as exc:  # noqa: BLE001 - only a speed-up: jobs import what they need
             self.stderr.write(f"model loading was not warmed up: {exc}")
-        conn = redis_connection()
-        worker = build_worker(host, device, conn, name or f"{host}-{device}-{os.getpid()}")
-        heartbeat = DeviceHeartbeat(worker, host, device, conn)
-        heartbeat.start()
         self.stdout.write(
             f"worker {worker.name} on {device}, queues: {', '.join(q.name for q in worker.queues)}"
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from projects.cleaning import NumberError, parse_number, printable
 from projects.models import Project
+from validation import devices
 from validation.evaluation import macro_averages
 from validation.forms import validate_run_settings
 from validation.models import DetectionModel, InferenceRun
@@ -78,7 +80,7 @@ class Command(BaseCommand):
             "label_confidences": json.dumps(label_conf),
             "device": o["device"],
             "batch_size": o["batch"],
-            "image_size": o["image_size"] or str(model.input_size),
+            "image_size": o["image_size"] or "",  # the model's own size when not given
             "iou_threshold": o["iou"],
             "low_overlap_threshold": o["low"],
         }
@@ -88,6 +90,7 @@ class Command(BaseCommand):
                 "; ".join(f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs),
                 returncode=2,
             )
+        self._wait_for_a_worker(cleaned["device"])
         settings_keys = (
             "model",
             "project",
@@ -127,6 +130,15 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError("no superuser exists; pass --user")
         return user
+
+    def _wait_for_a_worker(self, device: str) -> None:
+        """Refuse, before any run is made, a device whose queue no live worker serves (a
+        worker just started gets a few seconds to publish itself)."""
+        deadline = time.monotonic() + getattr(settings, "INFERENCE_WORKER_GRACE_SECONDS", 10)
+        while reason := devices.unserved_reason(device):
+            if time.monotonic() >= deadline:
+                raise CommandError(f"device: {reason}", returncode=2)
+            time.sleep(0.5)
 
     def _follow(self, run: InferenceRun) -> InferenceRun:
         last = None
