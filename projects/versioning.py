@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -59,3 +60,39 @@ def version_field() -> forms.IntegerField:
             code: invalid for code in ("required", "invalid", "min_value", "max_value")
         },
     )
+
+
+def stale_form_message() -> str:
+    """What a form read before someone else's save says."""
+    return str(
+        _(
+            "Someone else saved this after you opened the page; nothing was saved. "
+            "Reload the page to see their changes, then make yours again."
+        )
+    )
+
+
+class VersionedModelForm(forms.ModelForm):
+    """A ModelForm whose hidden `version` must be the row's own; saving bumps it by one."""
+
+    # Checked inside the view's transaction (the admin's is atomic): the row is locked while
+    # checked (SQLite's immediate transactions serialise writers anyway), so check and write
+    # are one step.
+
+    version = version_field()
+    stale = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        version = data.get("version")
+        if self.instance.pk is None or version is None:
+            return data
+        rows = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+        if connection.in_atomic_block:
+            rows = rows.select_for_update()
+        if rows.values_list("version", flat=True).first() != version:
+            self.stale = True
+            self.add_error(None, stale_form_message())
+        else:
+            data["version"] = version + 1
+        return data

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from projects.versioning import VersionedModelForm
 from validation.models import DetectionModel, InferenceRun, Instance, LabelConfidence, Process
 
 
@@ -19,7 +20,7 @@ class ProcessAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-class DetectionModelAdminForm(forms.ModelForm):
+class DetectionModelAdminForm(VersionedModelForm):
     """A model file uploaded here gets the same checks as one uploaded on the models page."""
 
     class Meta:
@@ -62,6 +63,12 @@ class DetectionModelAdmin(admin.ModelAdmin):
     search_fields = ["name", "process__name"]
     readonly_fields = ["probe_status", "probe_message", "probe_info", "created_at", "uploaded_by"]
     actions = ["probe_again"]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        response = super().render_change_form(request, context, *args, **kwargs)
+        if getattr(context["adminform"].form, "stale", False):
+            response.status_code = 409  # someone saved the settings after this form was read
+        return response
 
     @admin.display(description=_("labels"))
     def labels(self, obj):

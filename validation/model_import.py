@@ -39,7 +39,24 @@ def format_for(path: Path) -> str:
 
 
 def parse_labels(text: str) -> list[str]:
-    labels = [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+    """Comma-separated names in model order; an empty entry would shift every later name."""
+    if not text.strip():
+        return []
+    labels = [part.strip() for part in text.replace("，", ",").split(",")]
+    for position, label in enumerate(labels, start=1):
+        if not label:
+            raise ModelImportError(
+                _(
+                    "Entry %(position)d of %(count)d is empty (two commas in a row, or one at "
+                    "an end): every later name would move to the wrong class. Write each name once."
+                )
+                % {"position": position, "count": len(labels)}
+            )
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ModelImportError(
+            _("Listed more than once: %(labels)s.") % {"labels": ", ".join(duplicates)}
+        )
     return check_labels(labels)
 
 

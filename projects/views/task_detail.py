@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -10,29 +11,66 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.access import get_task_for_user
 from projects.models import Task
 from projects.summaries import gallery_images, task_label_counts, tasks_with_counts
+from projects.versioning import StaleEdit, claim_version, version_field
 
 GALLERY_PAGE_SIZE = 48
+
+
+class TaskFlagForm(forms.Form):
+    is_validation = forms.TypedChoiceField(
+        choices=[("0", "0"), ("1", "1")], coerce=lambda v: v == "1"
+    )
+    # The task version the page was read at: a flag changed meanwhile makes this click stale.
+    version = version_field()
+
+
+def _page(request, task: Task, extra: dict | None = None, status: int = 200) -> HttpResponse:
+    """The task page with its counts, gallery page and label chips."""
+    task = tasks_with_counts(Task.objects.filter(pk=task.pk)).select_related("project").get()
+    page = Paginator(gallery_images(task), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"task": task, "project": task.project, "page": page, **(extra or {})}
+    if request.htmx:
+        return render(request, "projects/task_detail.html#task-gallery", context)
+    context["label_counts"] = task_label_counts(task)
+    return render(request, "projects/task_detail.html", context, status=status)
 
 
 @require_GET
 def task_detail(request, pk: int) -> HttpResponse:
     """The task page; an HTMX request (gallery paging) gets the gallery only."""
-    task = get_task_for_user(request.user, pk)
-    task = tasks_with_counts(Task.objects.filter(pk=task.pk)).select_related("project").get()
-    page = Paginator(gallery_images(task), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"task": task, "project": task.project, "page": page}
-    if request.htmx:
-        return render(request, "projects/task_detail.html#task-gallery", context)
-    context["label_counts"] = task_label_counts(task)
-    return render(request, "projects/task_detail.html", context)
+    return _page(request, get_task_for_user(request.user, pk))
+
+
+def set_validation_flag(task: Task, wanted: bool, version: int) -> None:
+    """Set the flag if the task is still at `version`; StaleEdit if it changed to something else."""
+    try:
+        task.version = claim_version(Task.objects, task.pk, version, is_validation=wanted)
+    except StaleEdit:
+        task.refresh_from_db(fields=["is_validation", "version"])
+        if task.is_validation != wanted:
+            raise
+        return  # already as wanted (a double click): nothing lost, nothing to do
+    task.is_validation = wanted
 
 
 @require_POST
 def task_validation(request, pk: int) -> HttpResponse:
-    """Set the validation-set flag to the posted value (idempotent: a double click is harmless)."""
+    """Set the flag to the posted value; a stale click (flag changed meanwhile) gets 409."""
     task = get_task_for_user(request.user, pk)
-    task.is_validation = request.POST.get("is_validation") == "1"
-    task.save(update_fields=["is_validation"])
+    form = TaskFlagForm(request.POST)
+    status, extra = 200, {}
+    if not form.is_valid():
+        status, extra = 422, {"flag_errors": [m for ms in form.errors.values() for m in ms]}
+    else:
+        try:
+            set_validation_flag(
+                task, form.cleaned_data["is_validation"], form.cleaned_data["version"]
+            )
+        except StaleEdit:
+            status, extra = 409, {"flag_stale": True}
     if request.htmx:
-        return render(request, "projects/task_detail.html#task-validation", {"task": task})
+        context = {"task": task, **extra}
+        return render(request, "projects/task_detail.html#task-validation", context, status=status)
+    if status != 200:
+        return _page(request, task, extra, status)
     return redirect("projects:task-detail", pk=task.pk)

@@ -124,7 +124,9 @@ def test_the_toggle_sets_the_flag_and_htmx_gets_the_toggle_fragment(client, memb
     client.force_login(member)
 
     response = client.post(
-        toggle_url(world.training_task), {"is_validation": "1"}, headers={"HX-Request": "true"}
+        toggle_url(world.training_task),
+        {"is_validation": "1", "version": 0},
+        headers={"HX-Request": "true"},
     )
 
     assert response.status_code == 200
@@ -139,7 +141,9 @@ def test_the_toggle_is_idempotent_and_redirects_without_htmx(client, member, wor
     client.force_login(member)
 
     for _ in range(2):
-        response = client.post(toggle_url(world.validation_task), {"is_validation": "0"})
+        response = client.post(
+            toggle_url(world.validation_task), {"is_validation": "0", "version": 0}
+        )
         assert response.status_code == 302
         assert response["Location"] == url(world.validation_task)
     assert not Task.objects.get(pk=world.validation_task.pk).is_validation

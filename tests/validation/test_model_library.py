@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from tests.conftest import run_burst_worker
@@ -75,7 +76,43 @@ def test_duplicate_label_names_are_refused(client, owner, process):
     client.force_login(owner)
     response = client.post(URL, _form(process, "dup", "m.pt2", b"x" * 10, labels="a,a"))
     assert response.status_code == 422
-    assert "unique" in response.text
+    assert "Listed more than once: a." in response.text
+    assert DetectionModel.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("labels", "position"),
+    [
+        ("scratch,,stain,crack", "Entry 2 of 4"),
+        ("scratch, ,stain", "Entry 2 of 3"),
+        ("scratch，，stain", "Entry 2 of 3"),  # full-width commas
+        ("scratch,stain,", "Entry 3 of 3"),
+        (",scratch", "Entry 1 of 2"),
+    ],
+)
+def test_an_empty_label_entry_is_refused_next_to_the_field(
+    client, owner, process, labels, position
+):
+    client.force_login(owner)
+
+    response = client.post(URL, _form(process, "gap", "m.pt2", b"x" * 10, labels=labels))
+
+    assert response.status_code == 422
+    field = response.context["form"].errors["labels"]
+    assert position in field[0] and "empty" in field[0]
+    assert DetectionModel.objects.count() == 0
+
+
+@pytest.mark.parametrize("labels", ["scratch,,stain", "a,a"])
+def test_the_import_command_refuses_the_same_labels_in_one_line(process, tmp_path, labels):
+    model = tmp_path / "m.pt2"
+    model.write_bytes(_zip({"m/a": b"x"}))
+
+    with pytest.raises(CommandError) as caught:
+        call_command("import_model", process.name, str(model), "--labels", labels)
+
+    assert caught.value.returncode == 2
+    assert str(caught.value).startswith("--labels: ") and "\n" not in str(caught.value)
     assert DetectionModel.objects.count() == 0
 
 

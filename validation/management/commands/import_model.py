@@ -45,6 +45,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         try:
+            labels = parse_labels(o["labels"])
+        except ModelImportError as exc:
+            raise CommandError(f"--labels: {exc}", returncode=2) from None
+        try:
             process = Process.objects.get(name=o["process"])
         except Process.DoesNotExist:
             if not o["create_process"]:
@@ -62,7 +66,6 @@ class Command(BaseCommand):
             "nms_iou": o["nms_iou"],
             "origin": o["origin"],
         }
-        labels = parse_labels(o["labels"]) if o["labels"] else []
         if o["spec_json"]:
             data = _spec(o["spec_json"])
             labels = labels or list(data.get("labels", []))
