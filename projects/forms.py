@@ -9,6 +9,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from projects.cleaning import text_problem
 from projects.models import Project, Task
 
 
@@ -52,6 +53,8 @@ class DatasetUploadForm(forms.Form):
         name = self.cleaned_data["task_name"].strip()
         if not name:
             raise forms.ValidationError(_("Give the task a name."))
+        if problem := text_problem(name):
+            raise forms.ValidationError(_("The task name %(problem)s.") % {"problem": problem})
         if Task.objects.filter(project=self.project, name=name).exists():
             raise forms.ValidationError(
                 _("This project already has a task named “%(name)s”.") % {"name": name}

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from projects.cleaning import BadNumber, clean_name
 from projects.datasets.draft import MAX_LABEL_LENGTH, Draft, DraftBox, DraftImage, fmt
 from projects.datasets.images import is_image_name
 from projects.datasets.jsonfile import as_int, json_type, load_json, shown
@@ -51,7 +52,7 @@ def parse_coco(root: Path, report: ImportReport, json_path: Path | None = None) 
     images = reader.images(data["images"])
     reader.annotations(data["annotations"], images, category_index)
     reader.warn_unlisted(images.values())
-    return Draft(labels, list(images.values()))
+    return Draft(labels, list(images.values()), labels_where=(reader.where, "categories"))
 
 
 class _CocoReader:
@@ -143,12 +144,11 @@ class _CocoReader:
                 _("must be a non-empty string, got %(value)s") % {"value": shown(raw)},
             )
             return None
-        if len(raw.strip()) > MAX_LABEL_LENGTH:
-            self.error(
-                f"{at}.name", _("longer than %(limit)d characters") % {"limit": MAX_LABEL_LENGTH}
-            )
+        try:
+            return clean_name(raw, MAX_LABEL_LENGTH)
+        except ValueError as exc:
+            self.error(f"{at}.name", str(exc))
             return None
-        return raw.strip()
 
     def images(self, items: list) -> dict[int, DraftImage]:
         """Image id → draft image, with its file located."""
@@ -317,6 +317,9 @@ class _CocoReader:
             )
             return None
         for name, value in zip(("x", "y", "width", "height"), raw, strict=True):
+            if isinstance(value, BadNumber):
+                self.error(at, f"{name}: {value.reason}")
+                return None
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.error(
                     at,

@@ -50,6 +50,7 @@ class Draft:
 
     labels: list[str]
     images: list[DraftImage]
+    labels_where: tuple[str, str | None] = ("", None)  # (file, field) the names come from
 
 
 def fmt(value: float) -> str:

@@ -12,15 +12,17 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from projects.cleaning import shorten_file_name, text_problem
 from projects.datasets.archive import extract_zip
 from projects.datasets.coco import parse_coco
 from projects.datasets.draft import Draft, place_box
 from projects.datasets.images import inspect_image
 from projects.datasets.report import ImportReport
+from projects.datasets.sniff import format_hint
 from projects.datasets.walk import dataset_root
 from projects.datasets.yolo import parse_yolo
 from projects.models import Annotation, Image, Label, Project, Task
@@ -51,6 +53,7 @@ def import_dataset(
         draft = _read(source, fmt, Path(scratch), report)
         if draft is None:
             return report
+        _check_caps(project, draft, report)
         _check_images(draft, task, report)
         _count(draft, report)
         if report.ok and not dry_run:
@@ -71,6 +74,9 @@ def _check_task(project: Project, report: ImportReport, append: bool) -> Task | 
     where = _("task “%(task)s”") % {"task": name}
     if not name:
         report.error(_("task"), _("the task needs a name"))
+        return None
+    if problem := text_problem(name):
+        report.error(_("task"), _("the task name %(problem)s") % {"problem": problem})
         return None
     if len(name) > MAX_TASK_NAME:
         report.error(where, _("longer than %(limit)d characters") % {"limit": MAX_TASK_NAME})
@@ -109,6 +115,8 @@ def _read(source: Path, fmt: str, scratch: Path, report: ImportReport) -> Draft 
         report.error(source.name, _("does not exist"))
         return None
     draft = parse_coco(root, report, json_path) if fmt == "coco" else parse_yolo(root, report)
+    if not report.ok and (hint := format_hint(root, fmt)):
+        report.error_first("", hint)
     if draft is None and report.ok:  # never silent: a dataset that cannot be read says so
         report.error("", _("the dataset cannot be read"))
     if draft is not None and not draft.images and report.ok:
@@ -116,6 +124,36 @@ def _read(source: Path, fmt: str, scratch: Path, report: ImportReport) -> Draft 
     if source.is_file():  # an uploaded archive: its name is what the user knows
         report.locate_in(source.name)
     return draft
+
+
+def _check_caps(project: Project, draft: Draft, report: ImportReport) -> None:
+    """Labels per project and boxes per image within the settings' caps; boxes over it dropped."""
+    limit = settings.MAX_LABELS_PER_PROJECT
+    existing = set(Label.objects.filter(project=project).values_list("name", flat=True))
+    total = len(existing | set(draft.labels))
+    if total > limit:
+        file, field = draft.labels_where
+        report.error(
+            file,
+            _(
+                "%(count)d class names would give the project %(total)d labels, more than the "
+                "limit of %(limit)d labels per project"
+            )
+            % {"count": len(draft.labels), "total": total, "limit": limit},
+            field=field,
+        )
+    limit = settings.MAX_BOXES_PER_IMAGE
+    for image in draft.images:
+        if len(image.boxes) > limit:
+            first_over = image.boxes[limit]
+            report.error(
+                first_over.file,
+                _("%(count)d boxes on image %(image)s, more than the limit of %(limit)d per image")
+                % {"count": len(image.boxes), "image": image.where, "limit": limit},
+                line=first_over.line,
+                field=first_over.field,
+            )
+            image.boxes = []  # refused: not placed one by one
 
 
 def _check_images(draft: Draft, task: Task | None, report: ImportReport) -> None:
@@ -170,7 +208,7 @@ def _count(draft: Draft, report: ImportReport) -> None:
 
 
 def storage_name(name: str) -> str:
-    """A safe file name for storage, keeping the original's when it can."""
+    """A safe file name for storage, keeping the original's when it can, short enough in bytes."""
     base = PurePosixPath(name)
     try:
         valid = get_valid_filename(base.name)
@@ -179,7 +217,11 @@ def storage_name(name: str) -> str:
     if not PurePosixPath(valid).stem or valid.startswith("."):
         suffix = get_valid_filename(base.suffix.lower().lstrip(".") or "img")
         valid = f"image.{suffix}"
-    return valid
+    return shorten_file_name(valid)
+
+
+class _Conflict(Exception):
+    """Another import or user changed the same rows meanwhile."""
 
 
 def _write(
@@ -198,9 +240,7 @@ def _write(
         with transaction.atomic():
             labels = _ensure_labels(project, draft.labels, report)
             if task is None:
-                task = Task.objects.create(
-                    project=project, name=report.task_name, is_validation=validation
-                )
+                task = _create_task(project, report.task_name, validation)
             elif validation and not task.is_validation:
                 task.is_validation = True
                 task.save(update_fields=["is_validation"])
@@ -231,6 +271,22 @@ def _write(
                     for label, box in item.placed
                 )
             Annotation.objects.bulk_create(rows, batch_size=2000)
+    except _Conflict as exc:
+        _remove(storage, saved)
+        report.labels_created.clear()
+        report.error(_("task “%(task)s”") % {"task": report.task_name}, str(exc))
+        return
+    except IntegrityError:
+        _remove(storage, saved)
+        report.labels_created.clear()
+        report.error(
+            "",
+            _(
+                "another import or user changed this project at the same moment; nothing was "
+                "written: try again"
+            ),
+        )
+        return
     except (DatabaseError, OSError, SuspiciousFileOperation) as exc:
         _remove(storage, saved)
         report.labels_created.clear()
@@ -242,6 +298,20 @@ def _write(
     report.imported = True
 
 
+def _create_task(project: Project, name: str, validation: bool) -> Task:
+    """The new task; a task of that name created meanwhile (a second upload) is a _Conflict."""
+    try:
+        with transaction.atomic():
+            return Task.objects.create(project=project, name=name, is_validation=validation)
+    except IntegrityError:
+        raise _Conflict(
+            _(
+                "was created by another import at the same moment; nothing was written: "
+                "choose another task name, or add the images to that task"
+            )
+        ) from None
+
+
 def _ensure_labels(project: Project, names: list[str], report: ImportReport) -> list[Label]:
     """The project's label for each name, creating the missing ones after the existing ones."""
     existing = {label.name: label for label in Label.objects.filter(project=project)}
@@ -249,9 +319,13 @@ def _ensure_labels(project: Project, names: list[str], report: ImportReport) -> 
     labels = []
     for name in names:
         if name not in existing:
-            existing[name] = Label.objects.create(project=project, name=name, order=order)
+            # get_or_create: a second import at the same moment may have just made it.
+            existing[name], created = Label.objects.get_or_create(
+                project=project, name=name, defaults={"order": order}
+            )
             order += 1
-            report.labels_created.append(name)
+            if created:
+                report.labels_created.append(name)
         labels.append(existing[name])
     return labels
 
@@ -264,7 +338,7 @@ def _remove(storage, names: list[str]) -> None:
 
 def import_upload(project: Project, upload, fmt: Format, **options) -> ImportReport:
     """import_dataset for an uploaded zip (a Django UploadedFile); the task defaults to its name."""
-    name = storage_name(Path(upload.name or "dataset.zip").name)
+    name = storage_name(Path(upload.name or "dataset.zip").name or "dataset.zip")
     options["task_name"] = options.get("task_name") or Path(upload.name or "dataset").stem
     limit = settings.IMPORT_MAX_ARCHIVE_BYTES
     if upload.size is not None and upload.size > limit:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from projects.cleaning import BadNumber, json_default, loads, printable
 from projects.datasets.report import ImportReport
 
 MAX_JSON_BYTES = 512 * 1024 * 1024
@@ -20,7 +21,7 @@ def json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | BadNumber):
         return "number"
     if isinstance(value, str):
         return "string"
@@ -55,7 +56,7 @@ def load_json(path: Path, where: str, report: ImportReport) -> Any:
         report.error(where, _("cannot read the file (%(reason)s)") % {"reason": exc.strerror})
         return None
     try:
-        return json.loads(text)
+        return loads(text)  # a refused number stays in place, as a BadNumber
     except json.JSONDecodeError as exc:
         report.error(
             where,
@@ -70,5 +71,5 @@ def load_json(path: Path, where: str, report: ImportReport) -> Any:
 
 def shown(value: Any) -> str:
     """A JSON value, shortened for a message."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = printable(json.dumps(value, ensure_ascii=False, default=json_default))
     return text if len(text) <= 40 else text[:37] + "…"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
+from projects.cleaning import NumberError, clean_name, parse_whole
 from projects.datasets.draft import MAX_LABEL_LENGTH
 from projects.datasets.paths import display
 from projects.datasets.report import ImportReport
@@ -25,8 +26,8 @@ class NamesError(Exception):
         self.message = message
 
 
-def read_class_names(root: Path, report: ImportReport) -> list[str] | None:
-    """The ordered class names, or None after located errors."""
+def read_class_names(root: Path, report: ImportReport) -> tuple[list[str], str] | None:
+    """The ordered class names and the file they come from, or None after located errors."""
     yamls = [root / "data.yaml", root / "dataset.yaml"]
     yamls += sorted(set(root.glob("*.yaml")) | set(root.glob("*.yml")) - set(yamls))
     for path in yamls:
@@ -65,7 +66,9 @@ def _read_text(path: Path, root: Path, report: ImportReport) -> str | None:
     return None
 
 
-def _checked(found: list[tuple[int, str]], where: str, report: ImportReport) -> list[str] | None:
+def _checked(
+    found: list[tuple[int, str]], where: str, report: ImportReport
+) -> tuple[list[str], str] | None:
     """Names that fit labels and appear once; None after located errors."""
     seen: dict[str, int] = {}
     ok = True
@@ -74,14 +77,14 @@ def _checked(found: list[tuple[int, str]], where: str, report: ImportReport) -> 
         if not name:
             report.error(where, _("empty class name"), line=line)
             ok = False
-        elif len(name) > MAX_LABEL_LENGTH:
-            report.error(
-                where,
-                _("class name longer than %(limit)d characters") % {"limit": MAX_LABEL_LENGTH},
-                line=line,
-            )
+            continue
+        try:
+            clean_name(name, MAX_LABEL_LENGTH)
+        except ValueError as exc:
+            report.error(where, _("class name %(problem)s") % {"problem": str(exc)}, line=line)
             ok = False
-        elif name in seen:
+            continue
+        if name in seen:
             report.error(
                 where,
                 _("duplicate class name “%(name)s” (also line %(other)d)")
@@ -94,7 +97,7 @@ def _checked(found: list[tuple[int, str]], where: str, report: ImportReport) -> 
     if ok and not found:
         report.error(where, _("no class names"))
         return None
-    return [name for _line, name in found] if ok else None
+    return ([name for _line, name in found], where) if ok else None
 
 
 def parse_yaml_names(text: str) -> list[tuple[int, str]] | None:
@@ -108,9 +111,12 @@ def parse_yaml_names(text: str) -> list[tuple[int, str]] | None:
             continue
         key, rest = match.group(1), _strip_comment(match.group(2)).strip()
         if key == "nc":
-            if not rest.isdigit():
-                raise NamesError(index + 1, _("nc must be a whole number"))
-            count = (index + 1, int(rest))
+            try:
+                if not rest.isdigit():
+                    raise NumberError(rest, "invalid")
+                count = (index + 1, parse_whole(rest))
+            except NumberError:
+                raise NamesError(index + 1, _("nc must be a whole number")) from None
         elif rest:
             names = _flow(lines, index, rest)
         else:
@@ -173,9 +179,14 @@ def _assemble(items: list[tuple[int, str, str | None]], line: int) -> list[tuple
         raise NamesError(line, _("names mixes list items and key: value pairs"))
     by_id: dict[int, tuple[int, str]] = {}
     for at, value, key in items:
-        if key is None or not key.strip().isdigit():
-            raise NamesError(at, _("class id “%(key)s” is not a whole number") % {"key": key})
-        by_id[int(key)] = (at, value)
+        try:
+            if key is None or not key.strip().isdigit():
+                raise NumberError(str(key), "invalid")
+            by_id[parse_whole(key)] = (at, value)
+        except NumberError:
+            raise NamesError(
+                at, _("class id “%(key)s” is not a whole number") % {"key": str(key)[:20]}
+            ) from None
     if sorted(by_id) != list(range(len(items))):
         raise NamesError(
             line,

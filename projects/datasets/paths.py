@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
+from projects.cleaning import MAX_FILE_NAME_BYTES, printable, text_problem
+
 _DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_NAME_LENGTH = 500  # Image.name
 
@@ -27,6 +29,14 @@ def normalise(raw: str) -> tuple[str, str | None]:
         return "", _("path “%(path)s” climbs out of the dataset with “..”") % {"path": raw}
     if not parts:
         return "", _("empty path")
+    if problem := text_problem(raw):
+        return "", _("path “%(path)s” %(problem)s") % {"path": printable(raw), "problem": problem}
+    for part in parts:
+        if len(part.encode()) > MAX_FILE_NAME_BYTES:
+            return "", _("the name “%(part)s…” is longer than %(limit)d bytes") % {
+                "part": part[:40],
+                "limit": MAX_FILE_NAME_BYTES,
+            }
     return "/".join(parts), None
 
 

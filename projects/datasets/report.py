@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field, replace
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from projects.cleaning import printable
+
 # A dataset with a systematic fault could yield millions of identical problems; the report keeps
 # the first ones and counts the rest so that it stays readable and fits in memory.
 MAX_LISTED = 500
-
-
-def printable(text: str) -> str:
-    """text with control characters escaped, so a file name cannot forge report lines."""
-    if all(unicodedata.category(char) != "Cc" for char in text):
-        return text
-    return "".join(
-        f"\\x{ord(char):02x}" if unicodedata.category(char) == "Cc" else char for char in text
-    )
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ class Problem:
 
 
 def _problem(file: str, message: str, where: dict) -> Problem:
-    """A Problem whose texts, taken from the dataset, cannot span lines."""
+    """A Problem whose texts, taken from the dataset, cannot span lines nor fail to encode."""
     field = where.get("field")
     return Problem(
         printable(file),
@@ -97,6 +89,10 @@ class ImportReport:
             self.errors.append(_problem(file, message, where))
         else:
             self.errors_omitted += 1
+
+    def error_first(self, file: str, message: str) -> None:
+        """Record an error that explains the others, listed before them."""
+        self.errors.insert(0, _problem(file, message, {}))
 
     def warn(self, file: str, message: str, **where) -> None:
         """Record a warning at file (and line / column / field)."""

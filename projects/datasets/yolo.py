@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path, PurePosixPath
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from projects.cleaning import NumberError, parse_number, parse_whole
 from projects.datasets.draft import Draft, DraftBox, DraftImage
 from projects.datasets.images import is_image_name
 from projects.datasets.names import read_class_names
@@ -21,9 +21,10 @@ _RANGE_SLACK = 1e-3  # normalised values a hair outside [0, 1] are left to the p
 
 def parse_yolo(root: Path, report: ImportReport) -> Draft | None:
     """The dataset under root; None when it cannot be read at all."""
-    labels = read_class_names(root, report)
-    if labels is None:
+    found = read_class_names(root, report)
+    if found is None:
         return None
+    labels, names_file = found
     # Ultralytics layout: images/<sub>/a.jpg ↔ labels/<sub>/a.txt; else Darknet: a.txt beside a.jpg.
     split = (root / "images").is_dir()
     image_root = root / "images" if split else root
@@ -46,7 +47,7 @@ def parse_yolo(root: Path, report: ImportReport) -> Draft | None:
     drafts, claimed = _read_images(root, image_root, images, split, len(labels), report)
     if split:
         _warn_orphans(root, claimed, report)
-    return Draft(labels, drafts)
+    return Draft(labels, drafts, labels_where=(names_file, None))
 
 
 def _allowed(root: Path, path: Path, report: ImportReport) -> bool:
@@ -132,12 +133,32 @@ def read_label_file(path: Path, where: str, classes: int, report: ImportReport) 
         report.error(where, _("cannot read the file (%(reason)s)") % {"reason": exc.strerror})
         return []
     boxes = []
+    first: dict[tuple[str, ...], int] = {}
+    repeated: list[tuple[int, int]] = []
     for number, line in enumerate(text.splitlines(), 1):
         fields = line.split()
-        if fields:
-            box = _parse_line(fields, classes, where, number, report)
-            if box is not None:
-                boxes.append(box)
+        if not fields:
+            continue
+        if tuple(fields) in first:  # the same box twice is one box (exporters do repeat lines)
+            repeated.append((number, first[tuple(fields)]))
+            continue
+        first[tuple(fields)] = number
+        box = _parse_line(fields, classes, where, number, report)
+        if box is not None:
+            boxes.append(box)
+    if repeated:
+        report.warn(
+            where,
+            ngettext(
+                "%(count)d line repeats an earlier line exactly (line %(line)d repeats line "
+                "%(other)d); the duplicate box is dropped",
+                "%(count)d lines repeat an earlier line exactly (line %(line)d repeats line "
+                "%(other)d); the duplicate boxes are dropped",
+                len(repeated),
+            )
+            % {"count": len(repeated), "line": repeated[0][0], "other": repeated[0][1]},
+            line=repeated[0][0],
+        )
     return boxes
 
 
@@ -153,8 +174,8 @@ def _parse_line(
         )
         return None
     try:
-        label = int(fields[0])
-    except ValueError:
+        label = parse_whole(fields[0])
+    except NumberError:
         report.error(
             where,
             _("class must be a whole number, got “%(value)s”") % {"value": fields[0][:20]},
@@ -181,18 +202,17 @@ def _parse_line(
 def _number(column: str, raw: str, where: str, line: int, report: ImportReport) -> float | None:
     """A normalised coordinate: finite, in [0, 1], and positive for w and h."""
     try:
-        value = float(raw)
-    except ValueError:
+        value = parse_number(raw, decimal_comma=False)
+    except NumberError as exc:
+        message = {
+            "finite": _("%(column)s must be finite, got %(value)s"),
+            "invalid": _("%(column)s is not a number: “%(value)s”"),
+        }.get(exc.code)
         report.error(
             where,
-            _("%(column)s is not a number: “%(value)s”") % {"column": column, "value": raw[:20]},
-            line=line,
-        )
-        return None
-    if not math.isfinite(value):
-        report.error(
-            where,
-            _("%(column)s must be finite, got %(value)s") % {"column": column, "value": raw[:20]},
+            message % {"column": column, "value": raw[:20]}
+            if message
+            else f"{column}: {exc.message}",
             line=line,
         )
         return None

@@ -43,7 +43,7 @@ def keep_connection(monkeypatch):
     monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
 
 
-def test_refused_import_exits_1_with_the_report_on_stderr(
+def test_refused_import_exits_2_with_the_report_on_stderr(
     project, make_coco, capsys, unchanged, keep_connection
 ):
     data = coco_data()
@@ -54,7 +54,7 @@ def test_refused_import_exits_1_with_the_report_on_stderr(
             ["manage.py", "import_dataset", "表面检测", str(make_coco(data)), "--format", "coco"]
         )
 
-    assert exited.value.code == 1
+    assert exited.value.code == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [

@@ -132,6 +132,7 @@ def test_a_file_that_is_not_a_zip_is_refused_next_to_the_field(client, member, w
         ({"format": "voc"}, "format"),
         ({"task_name": "   "}, "task_name"),
         ({"task_name": "验证任务"}, "task_name"),  # taken in this project
+        ({"task_name": "two\nlines"}, "task_name"),
     ],
 )
 def test_form_errors_are_shown_next_to_their_field(
@@ -148,6 +149,17 @@ def test_form_errors_are_shown_next_to_their_field(
     assert field in response.context["form"].errors
     assert 'class="field has-error' in response.content.decode()
     assert rows() == before
+
+
+def test_an_archive_named_with_120_chinese_characters_is_imported(client, member, world, make_coco):
+    client.force_login(member)
+    name = "划" * 120 + ".zip"  # 364 bytes: more than a file name may hold
+
+    response = client.post(url(world.project), form(zipped(make_coco(), name=name)))
+
+    assert response.status_code == 200
+    assert response.context["report"].imported
+    assert Task.objects.get(name="新批次").images.count() == 3
 
 
 def test_an_outsider_gets_404_and_nothing_is_written(client, outsider, world, make_coco):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.http import QueryDict
 
 from tests.validation.run_world import World
 from validation.forms import (
@@ -19,6 +21,7 @@ from validation.forms import (
     source_to_rows,
     validate_run_settings,
 )
+from validation.whatif import WhatIfForm
 
 pytestmark = pytest.mark.django_db
 LABELS = ["scratch", "dent", "划痕", "crack"]
@@ -389,3 +392,123 @@ def test_validate_run_settings_accepts_json_text_for_label_confidences(world):
     data = settings_dict(world, label_confidences='{"dent": 0.9}')
     cleaned, _found = validate_run_settings(data, world.owner)
     assert cleaned["label_confidences"] == {"dent": 0.9}
+
+
+# ---------------------------------------------------------------- odd numbers and names (issue 14)
+
+
+@pytest.mark.parametrize(
+    "literal", ["1" + "0" * 399, "1" * 5000, "0." + "1" * 400, "1" * 400 + "e2"]
+)
+def test_step2_refuses_a_number_of_too_many_digits_on_its_line(literal):
+    messages = errors(step2(base="0", source=f'{{\n"dent": {literal}\n}}'))["label_confidences"]
+    assert len(messages) == 1
+    assert messages[0].startswith("Line 2: The confidence of “dent” must be a number")
+    assert "more than 30 digits" in messages[0]
+
+
+def test_step2_refuses_an_overflowing_number_as_not_finite():
+    messages = errors(step2(base="0", source='{"dent": 1e400}'))["label_confidences"]
+    assert messages == ["Line 1: The confidence of “dent” must be a finite number between 0 and 1."]
+
+
+def test_step2_refuses_a_lone_surrogate_in_a_label_name_escaped():
+    messages = errors(step2(source='{"\\ud800": 0.5}'))["label_confidences"]
+    assert messages == [
+        "Line 1: The label name “\\ud800” contains a lone surrogate (\\ud800), "
+        "which is not valid text."
+    ]
+    messages[0].encode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["a\\u0000b", "a\\nb"])
+def test_step2_refuses_control_characters_in_a_label_name(name):
+    messages = errors(step2(source=f'{{"{name}": 0.5}}'))["label_confidences"]
+    assert "contains a control character" in messages[0]
+
+
+def test_step2_accepts_a_leading_bom():
+    form = step2(source='\ufeff{"dent": 0.5}')
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["label_confidences"] == {"dent": 0.5}
+
+
+@pytest.mark.parametrize("tab", ["source", "builder"])
+def test_minus_zero_is_zero_in_both_tabs(tab):
+    if tab == "builder":
+        data = QueryDict("base_confidence=-0&tab=builder&lc_label=dent&lc_value=-0")
+        form = ConfidenceForm(data, labels=LABELS)
+    else:
+        form = step2(base="-0", source='{"dent": -0}')
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["base_confidence"] == 0.0
+    assert form.cleaned_data["label_confidences"] == {"dent": 0.0}
+
+
+def test_a_decimal_comma_is_read_in_the_base_confidence_as_in_the_builder():
+    data = QueryDict("base_confidence=0,25&tab=builder&lc_label=dent&lc_value=0,5")
+    form = ConfidenceForm(data, labels=LABELS)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["base_confidence"] == 0.25
+    assert form.cleaned_data["label_confidences"] == {"dent": 0.5}
+
+
+def test_step2_builder_refuses_a_number_of_too_many_digits_next_to_its_row():
+    data = QueryDict("base_confidence=0&tab=builder&lc_label=dent&lc_value=" + "9" * 400)
+    form = ConfidenceForm(data, labels=LABELS)
+    assert not form.is_valid()
+    assert "more than 30 digits" in form.row_errors[0][0]
+
+
+def test_step2_refuses_a_huge_base_confidence_with_the_digit_limit():
+    assert "more than 30 digits" in errors(step2(base="9" * 400))["base_confidence"][0]
+
+
+def test_source_to_rows_keeps_a_too_long_number_as_its_text_for_the_builder_to_refuse():
+    assert source_to_rows('{"dent": ' + "9" * 40 + "}") == [("dent", "9" * 40)]
+
+
+def test_validate_refuses_a_label_given_twice_in_one_line_with_exit_2(world):
+    args = ["--model", world.model.name, "--project", world.project.name, "--user", "owner"]
+    args += ["--label-conf", "dent=0.5", "--label-conf", "dent=0.6"]
+    with pytest.raises(CommandError) as refused:
+        call_command("validate", *args)
+    assert refused.value.returncode == 2
+    assert str(refused.value) == "--label-conf 'dent=0.6': “dent” is given twice."
+
+
+def test_validate_refuses_a_label_confidence_of_too_many_digits_with_exit_2(world):
+    args = ["--model", world.model.name, "--project", world.project.name, "--user", "owner"]
+    with pytest.raises(CommandError) as refused:
+        call_command("validate", *args, "--label-conf", "dent=" + "1" * 5000)
+    assert refused.value.returncode == 2
+    assert "\n" not in str(refused.value) and "more than 30 digits" in str(refused.value)
+
+
+# ---------------------------------------------------------------- what-if reads numbers alike
+
+
+def whatif_form(query: str) -> WhatIfForm:
+    return WhatIfForm(QueryDict(query), labels=LABELS)
+
+
+def test_whatif_reads_minus_zero_and_a_decimal_comma_as_the_wizard_does():
+    form = whatif_form("wi_base=-0&wi_iou=0,5&wi_low=0,6&wi_lc.dent=-0&wi_lc=scratch:0,7")
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["wi_base"] == 0.0
+    assert form.cleaned_data["label_confidences"] == {"dent": 0.0, "scratch": 0.7}
+    assert form.cleaned_data["wi_iou"] == 0.5
+
+
+@pytest.mark.parametrize("field", ["wi_base", "wi_iou", "wi_low"])
+def test_whatif_refuses_a_number_of_too_many_digits_beside_its_field(field):
+    query = {"wi_base": "0.2", "wi_iou": "0.5", "wi_low": "0.5", field: "9" * 5000}
+    form = WhatIfForm(query, labels=LABELS)
+    assert not form.is_valid()
+    assert "more than 30 digits" in form.errors[field][0]
+
+
+def test_whatif_refuses_a_label_confidence_of_too_many_digits_beside_its_label():
+    form = whatif_form("wi_base=0.2&wi_iou=0.5&wi_low=0.5&wi_lc.dent=" + "9" * 400)
+    assert not form.is_valid()
+    assert "more than 30 digits" in form.label_errors["dent"][0]

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from projects.cleaning import printable, text_problem
 from projects.datasets import FORMATS, import_dataset
 from projects.models import Project
 
@@ -34,6 +35,10 @@ class Command(BaseCommand):
             parser.add_argument(flag, action="store_true", help=text)
 
     def handle(self, *args, **options) -> None:
+        for name in ("project", "task"):
+            if options[name] and (problem := text_problem(options[name])):
+                message = f"{name} “{printable(options[name])}”: {problem}"
+                raise CommandError(message, returncode=2)
         with transaction.atomic():
             project = self._project(options["project"], options["create_project"])
             report = import_dataset(
@@ -50,7 +55,7 @@ class Command(BaseCommand):
         if not report.ok:
             for line in report.lines()[1:]:
                 self.stderr.write(line)
-            raise CommandError(report.summary())
+            raise CommandError(report.summary(), returncode=2)
         for line in report.lines():
             self.stdout.write(line)
 
@@ -62,5 +67,6 @@ class Command(BaseCommand):
             return Project.objects.create(name=name)
         raise CommandError(
             _("Project “%(name)s” does not exist; pass --create-project to create it.")
-            % {"name": name}
+            % {"name": name},
+            returncode=2,
         )
