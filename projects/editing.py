@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +17,6 @@ from projects.versioning import StaleEdit, claim_version, parse_version
 COORDINATES = ("x1", "y1", "x2", "y2")
 # A box may overhang the image by this many pixels (rounding in the browser); it is clipped.
 EDGE_TOLERANCE = 1.0
-MAX_BOXES_PER_IMAGE = 5000
 # Coordinates closer than this count as unchanged: the browser echoes floats back as it got them.
 SAME_COORDINATE = 1e-6
 # A new or changed box narrower or lower than this (image pixels, after clipping) is degenerate:
@@ -185,8 +185,8 @@ def clean_boxes(
     raw_boxes = payload.get("boxes") if isinstance(payload, dict) else None
     if not isinstance(raw_boxes, list):
         raise AnnotationsInvalid([BoxError(None, "boxes", _("Send a list of boxes."))])
-    if len(raw_boxes) > MAX_BOXES_PER_IMAGE:
-        message = _("At most %(n)s boxes per image.") % {"n": MAX_BOXES_PER_IMAGE}
+    if len(raw_boxes) > settings.MAX_BOXES_PER_IMAGE:
+        message = _("At most %(n)s boxes per image.") % {"n": settings.MAX_BOXES_PER_IMAGE}
         raise AnnotationsInvalid([BoxError(None, "boxes", message)])
     errors: list[BoxError] = []
     boxes: list[CleanBox] = []

@@ -239,3 +239,15 @@ def test_a_task_created_meanwhile_by_another_import_is_a_clear_refusal(
     assert str(problem).startswith("task “批次”: was created by another import at the same moment")
     assert "UNIQUE" not in str(report)
     assert Label.objects.count() == 0
+
+
+def test_the_editor_and_the_import_share_one_box_cap(project, make_yolo, settings):
+    from projects.editing import AnnotationsInvalid, clean_boxes
+
+    settings.MAX_BOXES_PER_IMAGE = 2
+    box = {"id": None, "label": 1, "x1": 1, "y1": 1, "x2": 5, "y2": 5}
+
+    with pytest.raises(AnnotationsInvalid) as refused:
+        clean_boxes({"boxes": [box] * 3}, width=10, height=10, label_ids={1}, existing={})
+
+    assert str(refused.value) == "At most 2 boxes per image."
