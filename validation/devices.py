@@ -133,6 +133,11 @@ def unserved_reason(choice: str, connection: redis.Redis | None = None) -> str:
     live = _read_live(connection)
     if live is None or any(serves(device, choice) for device in live):
         return ""
+    return no_worker_message(choice)
+
+
+def no_worker_message(choice: str) -> str:
+    """What the wizard, the run page and `validate` say when no worker serves a choice."""
     return _(
         "No live worker serves the queue of “%(device)s”, so the run cannot start. "
         "Start one with: %(command)s"

@@ -551,12 +551,8 @@ class InferenceParametersForm(forms.Form):
 
     def clean_device(self) -> str:
         device = self.cleaned_data["device"]
-        reasons = {o.value: o.disabled_reason for o in self.device_options}
-        if reasons.get(device):
-            raise forms.ValidationError(
-                _("“%(name)s” cannot be chosen: %(reason)s. Choose CPU, or start a GPU worker.")
-                % {"name": _("Any GPU"), "reason": reasons[device]}
-            )
+        if any(o.value == device and o.disabled_reason for o in self.device_options):
+            raise forms.ValidationError(devices.no_worker_message(device))
         if device not in ("any-gpu", "cpu") and all(d.key != device for d in self.live_devices):
             raise forms.ValidationError(
                 _("The device “%(value)s” is no longer available; choose another one.")

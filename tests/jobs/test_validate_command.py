@@ -88,3 +88,37 @@ def test_wait_json_follows_the_run_and_prints_its_results(
     assert set(result["timing"]) >= {"load", "preprocess", "model", "match", "save", "total"}
     assert run.label_threshold_map() == {"dent": 0.5}
     assert "completed 12/12" in err.getvalue()
+
+
+def _validate_args(model, project) -> list[str]:
+    return ["validate", "--model", str(model.pk), "--project", project.name, "--user", "staff"]
+
+
+def test_a_device_no_live_worker_serves_is_refused_at_once_with_the_command_to_start_one(
+    worker_env, flush_redis, tiny_model, validation_project, staff, settings
+):
+    settings.INFERENCE_WORKER_GRACE_SECONDS = 0
+    for device in ("cpu", "any-gpu"):
+        with pytest.raises(CommandError) as refused:
+            call_command(*_validate_args(tiny_model, validation_project), "--device", device)
+        message = str(refused.value)
+        assert refused.value.returncode == 2 and "\n" not in message
+        assert message.startswith(f"device: No live worker serves the queue of “{device}”")
+        assert "manage.py inference_worker --device" in message
+    assert InferenceRun.objects.count() == 0
+
+
+def test_a_size_the_model_file_cannot_take_is_refused_in_one_line_with_exit_2(
+    worker_env, flush_redis, tiny_model, validation_project, staff
+):
+    tiny_model.probe_info = {"dynamic_size": False, "fixed_size": 64, "fixed_shape": [64, 64]}
+    tiny_model.save(update_fields=["probe_info"])
+    with pytest.raises(CommandError) as refused:
+        call_command(*_validate_args(tiny_model, validation_project), "--image-size", "320")
+    message = str(refused.value)
+    assert refused.value.returncode == 2 and "\n" not in message
+    assert message == (
+        "image_size: The file of “bright spots” fixes its input size to 64; "
+        "it cannot run at 320. Enter 64."
+    )
+    assert InferenceRun.objects.count() == 0

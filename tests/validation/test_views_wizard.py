@@ -7,6 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.validation.device_world import publish_device
 from tests.validation.run_world import World
 from validation.models import InferenceRun
 from validation.views import wizard_state
@@ -413,7 +414,9 @@ def test_step3_back_keeps_the_parameters(owner_client, world):
     fill_step1(owner_client, world)
     fill_step2(owner_client)
     owner_client.post(owner_client.steps[3], step3_data(batch_size="32", action="back"))
-    assert 'name="batch_size" value="32"' in owner_client.get(owner_client.steps[3]).content.decode()
+    assert (
+        'name="batch_size" value="32"' in owner_client.get(owner_client.steps[3]).content.decode()
+    )
 
 
 def test_another_users_token_does_not_open_their_run(client, world, settings, redis_server):
@@ -454,3 +457,78 @@ def test_anonymous_goes_to_login(client, step, wizard):
     url = reverse(f"validation:wizard-step{step}", args=[wizard] if wizard else [])
     response = client.get(url)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+# ---------------------------------------------------------------- devices and image size
+
+
+@pytest.fixture
+def live_redis(settings, redis_server, flush_redis) -> str:
+    settings.REDIS_URL = redis_server
+    return redis_server
+
+
+def test_step3_without_a_live_gpu_disables_any_gpu_and_defaults_to_cpu(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    html = owner_client.get(owner_client.steps[3]).content.decode()
+    assert '<option value="any-gpu" disabled>Any GPU (no GPU worker is live)</option>' in html
+    assert '<option value="cpu" selected>' in html
+
+
+def test_step3_with_a_live_gpu_offers_it_and_defaults_to_a_gpu(owner_client, world, live_redis):
+    publish_device(live_redis, "box-1/cuda:0", "cuda")
+    publish_device(live_redis, "box-1/cpu", "cpu")
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    html = owner_client.get(owner_client.steps[3]).content.decode()
+    assert '<option value="any-gpu" selected>Any GPU</option>' in html
+    assert '<option value="box-1/cuda:0" >box-1/cuda:0 · H100 · idle</option>' in html
+    assert "CPU (box-1)" in html
+
+
+def test_step3_refuses_any_gpu_without_a_live_gpu_worker(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    response = owner_client.post(owner_client.steps[3], step3_data(device="any-gpu"), **HTMX)
+    assert response.status_code == 422
+    message = "No live worker serves the queue of “any-gpu”, so the run cannot start. "
+    assert message in response.content.decode()
+    assert "manage.py inference_worker --device cuda:0" in response.content.decode()
+    assert not InferenceRun.objects.exists()
+
+
+def fix_input_size(model, size: int) -> None:
+    """What the probe records for a file whose graph takes one input size only."""
+    model.probe_info = {"dynamic_size": False, "fixed_size": size, "fixed_shape": [size, size]}
+    model.save(update_fields=["probe_info"])
+
+
+def test_step3_defaults_to_the_size_the_model_file_fixes(owner_client, world):
+    fix_input_size(world.model, 320)
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    html = owner_client.get(owner_client.steps[3]).content.decode()
+    assert 'name="image_size" value="320"' in html
+    assert "The model&#x27;s file fixes its input size: 320 only." in html
+
+
+def test_step3_refuses_a_size_the_model_file_cannot_take_next_to_the_field(owner_client, world):
+    fix_input_size(world.model, 320)
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    response = owner_client.post(owner_client.steps[3], step3_data(image_size="640"), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    message = "fixes its input size to 320; it cannot run at 640. Enter 320."
+    assert message in html.split('name="image_size"')[1].split('class="field"')[0]
+    assert not InferenceRun.objects.exists()
+
+
+def test_step3_drops_a_saved_size_another_model_allowed(owner_client, world):
+    fill_step1(owner_client, world)
+    fill_step2(owner_client)
+    owner_client.post(owner_client.steps[3], step3_data(image_size="640", action="back"))
+    fix_input_size(world.model, 320)
+    html = owner_client.get(owner_client.steps[3]).content.decode()
+    assert 'name="image_size" value="320"' in html
