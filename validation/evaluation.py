@@ -110,7 +110,11 @@ def summarise(
 
 
 def macro_averages(per_label: dict[str, dict]) -> dict[str, float | None]:
-    """Mean over labels of each defined metric; undefined ones are left out (SPEC §4.5)."""
+    """Mean over labels of each defined metric; undefined ones are left out (SPEC §4.5).
+
+    F1 is undefined only for a label with neither annotations nor kept predictions: the 0 of a
+    label never predicted (or never annotated) counts, so the macro F1 is not flattered by it.
+    """
     result: dict[str, float | None] = {}
     for key in ("precision", "recall", "f1", "ap50", "ap50_95"):
         values = [m[key] for m in per_label.values() if m.get(key) is not None]

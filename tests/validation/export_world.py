@@ -93,3 +93,22 @@ def make_evaluated_run(project, model, user, **fields) -> InferenceRun:
     store_evaluation(run, evaluate_stored_run(run))
     run.refresh_from_db()
     return run
+
+
+def make_run_without_predictions(project, model, user, **fields) -> InferenceRun:
+    """The same annotated images, but the model returned nothing for any of them."""
+    run = make_evaluated_run(project, model, user, **fields)
+    images = [i.pk for i in validation_images(project)]
+    empty = stored.StoredPredictions(
+        image_ids=np.array(images, dtype=np.int64),
+        offsets=np.zeros(len(images) + 1, dtype=np.int64),
+        boxes=np.zeros((0, 4), dtype=np.float32),
+        scores=np.zeros(0, dtype=np.float32),
+        labels=np.zeros(0, dtype=np.int32),
+        skipped_ids=np.zeros(0, dtype=np.int64),
+    )
+    run.predictions_file.name = stored.save(run.pk, empty)
+    run.save(update_fields=["predictions_file"])
+    store_evaluation(run, evaluate_stored_run(run))
+    run.refresh_from_db()
+    return run

@@ -11,7 +11,12 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from tests.validation.export_world import LABELS, MATRIX, make_evaluated_run
+from tests.validation.export_world import (
+    LABELS,
+    MATRIX,
+    make_evaluated_run,
+    make_run_without_predictions,
+)
 from tests.validation.run_world import World
 from validation.api import create_token
 from validation.models import ApiToken, InferenceRun
@@ -178,6 +183,24 @@ def test_run_detail_has_exactly_the_documented_keys(api, run, world):
     assert "焊接项目".encode() in response.content
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_run_detail_f1_is_zero_for_a_label_never_predicted_and_counts_in_macro(api, run, world):
+    _token, raw = create_token(world.member, "ci")
+    doc = api.get(detail_url(run), **bearer(raw)).json()
+    assert doc["per_label"]["crack"]["f1"] == 0.0  # annotations, no prediction
+    assert doc["per_label"]["划痕"]["f1"] == 0.0  # predictions, no annotation
+    assert doc["macro"]["f1"] == pytest.approx(0.2) and doc["macro"]["f1"] <= doc["overall"]["f1"]
+
+
+def test_a_run_that_predicts_nothing_has_f1_zero_in_detail_and_list(api, world):
+    empty = make_run_without_predictions(world.project, world.model, world.owner)
+    _token, raw = create_token(world.member, "ci")
+    assert api.get(detail_url(empty), **bearer(raw)).json()["overall"]["f1"] == 0.0
+    listed = api.get(reverse("api:run-list"), **bearer(raw)).json()["results"]
+    assert [r["overall"] for r in listed if r["run"] == empty.pk] == [
+        {"precision": None, "recall": 0.0, "f1": 0.0}
+    ]
 
 
 def test_run_of_another_users_project_is_404(api, run, world):

@@ -111,6 +111,14 @@ def test_label_rows_cover_both_runs_labels_aligned_by_name(pair):
     assert rows["scratch"].metrics["f1"].b == b.per_label["scratch"]["f1"]
 
 
+def test_a_label_run_a_never_predicts_compares_from_f1_zero(pair):
+    a, b = pair
+    crack = {row.name: row for row in cmp.label_deltas(a, b)}["crack"].metrics["f1"]
+    # Run a's model cannot predict crack: F1 0, not undefined, so the change has a direction.
+    assert crack.a == 0.0 and crack.b == pytest.approx(b.per_label["crack"]["f1"]) and crack.b > 0
+    assert crack.change == pytest.approx(crack.b) and crack.direction == "better"
+
+
 def test_a_label_only_run_b_has_is_shown_as_undefined_in_a(world):
     a = evaluated_run(world, world.model, A_PREDICTIONS)
     b = evaluated_run(world, model_b(world, ["dent", "hole"]), {})

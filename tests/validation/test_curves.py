@@ -119,6 +119,17 @@ def test_unreachable_precision_and_labels_without_a_curve(tie):
     assert recommend(tie, 0.0)[1].precision_confidence == 0.69  # precision 0 reaches 0
 
 
+def test_a_label_never_predicted_has_an_f1_curve_of_zeros_and_no_f1_recommendation(tie):
+    sweep = evaluation.sweep_predictions(tie.preds, tie.gt, 3, 0.5, 0.5)
+    crack = curves.label_curves(sweep, tie.labels, [0.25] * 3, {})[2]
+    assert {p.f1 for p in crack.points} == {0.0}
+    assert {p.precision for p in crack.points} == {None}
+    chart = curves.f1_chart(crack)
+    assert chart is not None and curves.pr_chart(crack) is None
+    assert {marker.y for marker in chart.markers} == {curves.CHART_HEIGHT - curves.PAD_BOTTOM}
+    assert recommend(tie, 0.5)[2].f1_confidence is None
+
+
 def test_recommended_confidence_keeps_the_same_predictions_as_the_exact_score(tie):
     sweep = evaluation.sweep_predictions(tie.preds, tie.gt, 3, 0.5, 0.5)
     for min_precision in (0.0, 0.4, 0.5, 0.9):
@@ -209,9 +220,14 @@ def test_a_curve_point_equals_evaluate_with_every_label_at_that_confidence(run):
 def test_charts_stay_inside_their_frame(run):
     data, sweep, operating = curves.run_sweep(run)
     for curve in curves.label_curves(sweep, data.labels, operating.tolist(), run.per_label):
-        for chart in (curves.pr_chart(curve), curves.f1_chart(curve)):
+        pr_defined = any(p.precision is not None and p.recall is not None for p in curve.points)
+        f1_defined = any(p.f1 is not None for p in curve.points)
+        for chart, defined in (
+            (curves.pr_chart(curve), pr_defined),
+            (curves.f1_chart(curve), f1_defined),
+        ):
             if chart is None:
-                assert curve.annotations == 0 or not any(p.f1 is not None for p in curve.points)
+                assert not defined
                 continue
             assert chart.path.startswith("M")
             for marker in [*chart.markers, *([chart.operating] if chart.operating else [])]:

@@ -21,10 +21,12 @@ from tests.validation.export_world import (
     PREDICTIONS,
     f32,
     make_evaluated_run,
+    make_run_without_predictions,
     validation_images,
 )
 from tests.validation.run_world import World
 from validation import exports
+from validation.management.commands.validate import run_results
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
@@ -75,14 +77,53 @@ def test_per_label_csv_has_every_label_then_overall_and_macro_rows(run):
     expected = [
         ["scratch", 0.25, 3, 2, 1, 0.5, 1 / 3, 0.4, AP["scratch"], AP["scratch"]],
         ["dent", 0.5, 3, 2, 1, 0.5, 1 / 3, 0.4, AP["dent"], AP["dent"]],
-        ["划痕", 0.25, 0, 2, 0, 0.0, None, None, None, None],
-        ["crack", 0.25, 3, 0, 0, None, 0.0, None, 0.0, 0.0],
+        ["划痕", 0.25, 0, 2, 0, 0.0, None, 0.0, None, None],  # predictions, no annotation
+        ["crack", 0.25, 3, 0, 0, None, 0.0, 0.0, 0.0, 0.0],  # annotations, never predicted
         ["(overall, micro-averaged)", 0.25, 9, 6, 2, 1 / 3, 2 / 9, 4 / 15, MAP, MAP],
-        ["(macro average)", None, None, None, None, 1 / 3, 2 / 9, 0.4, MAP, MAP],
+        ["(macro average)", None, None, None, None, 1 / 3, 2 / 9, 0.2, MAP, MAP],
     ]
     assert len(rows) == 1 + len(expected)
     for row, want in zip(rows[1:], expected, strict=True):
         assert_cells(row, want)
+
+
+def test_run_document_counts_f1_zero_of_labels_never_predicted_or_never_annotated(run):
+    doc = exports.run_document(exports.run_queryset().get(pk=run.pk))
+    f1 = {name: m["f1"] for name, m in doc["per_label"].items()}
+    assert f1 == {"scratch": 0.4, "dent": 0.4, "划痕": 0.0, "crack": 0.0}
+    assert doc["macro"]["f1"] == pytest.approx(0.2)
+    assert doc["macro"]["f1"] <= doc["overall"]["f1"] == pytest.approx(4 / 15)
+    # Precision and recall stay undefined on 0/0 and out of their macro averages.
+    assert doc["per_label"]["crack"]["precision"] is None
+    assert doc["macro"]["precision"] == pytest.approx(1 / 3)
+
+
+def test_validate_json_has_the_same_f1_as_the_export(run):
+    results = run_results(run)  # what `manage.py validate --wait --json` prints
+    assert results["per_label"]["crack"]["f1"] == 0.0
+    assert results["per_label"]["划痕"]["f1"] == 0.0
+    assert results["macro"]["f1"] == pytest.approx(0.2)
+    assert run_results(run_without_predictions_of(run))["overall"]["f1"] == 0.0
+
+
+def run_without_predictions_of(run) -> InferenceRun:
+    return make_run_without_predictions(run.project, run.model, run.created_by)
+
+
+def test_a_run_that_predicts_nothing_exports_f1_zero(run):
+    empty = run_without_predictions_of(run)
+    doc = exports.run_document(exports.run_queryset().get(pk=empty.pk))
+    assert doc["overall"] == {"precision": None, "recall": 0.0, "f1": 0.0}
+    assert {name: m["f1"] for name, m in doc["per_label"].items()} == {
+        "scratch": 0.0,
+        "dent": 0.0,
+        "划痕": None,  # neither annotated nor predicted: undefined
+        "crack": 0.0,
+    }
+    assert doc["macro"]["f1"] == 0.0 and doc["macro"]["precision"] is None
+    overall = parse_csv(exports.per_label_csv(empty))[-2]
+    assert overall[0] == "(overall, micro-averaged)"
+    assert overall[5:8] == ["", "0.0", "0.0"]
 
 
 def _expected_instances(run) -> list[list]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
 
+from tests.validation.export_world import make_evaluated_run as make_known_run
 from tests.validation.run_world import World, make_evaluated_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation import evaluation, whatif
@@ -267,3 +271,45 @@ def test_whatif_needs_a_completed_run_with_predictions(world, run):
     assert whatif.can_whatif(run)
     run.status = InferenceRun.Status.RUNNING
     assert not whatif.can_whatif(run)
+
+
+# ---------------------------------------------------------------- F1 at the edges (SPEC §5)
+
+
+@pytest.fixture
+def known(world) -> InferenceRun:
+    """export_world's run: crack annotated but never predicted, 划痕 predicted, never annotated."""
+    return make_known_run(world.project, world.model, world.owner)
+
+
+def test_whatif_f1_is_zero_for_labels_never_predicted_or_never_annotated(known):
+    result = whatif.evaluate(known, Thresholds.of_run(known))
+    assert result.per_label["crack"]["f1"] == 0.0
+    assert result.per_label["划痕"]["f1"] == 0.0
+    assert evaluation.macro_averages(result.per_label)["f1"] == pytest.approx(0.2)
+
+
+def test_whatif_keeping_nothing_over_annotated_images_has_f1_zero(known):
+    result = whatif.evaluate(known, Thresholds(0.95, {}, 0.3, 0.5))
+    assert (result.precision, result.recall, result.f1) == (None, 0.0, 0.0)
+    assert result.per_label["划痕"]["f1"] is None  # neither annotated nor kept: undefined
+    assert [result.per_label[n]["f1"] for n in ("scratch", "dent", "crack")] == [0.0] * 3
+
+
+def test_whatif_response_shows_f1_zero_as_a_number(client, world, known, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    client.force_login(world.member)
+    current = "http://testserver" + known.get_absolute_url() + "?open=metrics,categories"
+    response = client.get(
+        reverse("validation:run-whatif", args=[known.pk]),
+        {"wi_base": "0.95", "wi_iou": "0.3", "wi_low": "0.5"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=current,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    tiles = html.split('id="run-tiles"')[1].split('id="run-categories"')[0]
+    f1_tile = tiles.split("F1 score")[1].split("</div>")[0]
+    assert '<span class="tile-value">0.000</span>' in f1_tile
+    crack = html.split('<th scope="row">crack</th>')[1].split("</tr>")[0]
+    assert re.findall(r'<td class="num">([^<]*)</td>', crack)[:3] == ["—", "0.000", "0.000"]
