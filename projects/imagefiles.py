@@ -7,13 +7,15 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 
+from imaging import UnreadableImage, open_rgb
 from projects.models import Image
 
 THUMBNAIL_SIZE = 320
 THUMBNAIL_QUALITY = 82
+# Part of every cached thumbnail's name: raise it when the pixels change, so old files are not
+# served again (2: decoded as the engine decodes them, EXIF-oriented, 16-bit scaled).
+THUMBNAIL_VERSION = 2
 
 # Magic numbers of the raster formats a dataset may hold; anything else is served as bytes.
 _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -61,18 +63,17 @@ def content_type_of(path: Path) -> str:
 def thumbnail_path(image: Image) -> Path:
     """The cached thumbnail, made on first use; named by checksum so a new file gets a new one."""
     folder = Path(settings.MEDIA_ROOT) / "thumbs" / str(image.pk % 1000)
-    target = folder / f"{image.pk}-{image.checksum[:16]}-{THUMBNAIL_SIZE}.jpg"
+    name = f"{image.pk}-{image.checksum[:16]}-{THUMBNAIL_SIZE}-v{THUMBNAIL_VERSION}.jpg"
+    target = folder / name
     if target.is_file():
         return target
     source = image_path(image)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        with PILImage.open(source) as original:
-            original.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-            picture = original.convert("RGB")
-            picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-    except (OSError, UnidentifiedImageError, PILImage.DecompressionBombError) as exc:
+        picture = open_rgb(source, fit=(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    except UnreadableImage as exc:
         raise ImageUnavailable(f"{image.name}: {exc}") from exc
+    picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
     # Write beside the target and rename: a reader never sees half a file.
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
     try:

@@ -13,11 +13,16 @@ from pathlib import Path
 
 from django.conf import settings
 from PIL import Image as PILImage
-from PIL import ImageDraw, UnidentifiedImageError
+from PIL import ImageDraw
 
+from imaging import UnreadableImage, open_rgb
+from projects.models import Image
 from validation.models import Instance
 
 CROP_MAX_SIDE = 256
+# Part of every cached crop's name: raise it when the drawing changes, so old files are not
+# served again (2: pixels decoded as the engine decodes them, EXIF-oriented, 16-bit scaled).
+CROP_VERSION = 2
 MAX_UPSCALE = 4.0
 MARGIN_FRACTION = 0.35
 MIN_MARGIN = 12
@@ -113,28 +118,35 @@ def render_crop(image: PILImage.Image, annotation: Box | None, prediction: Box |
     return out.getvalue()
 
 
+def crop_digest(*key: object) -> str:
+    """A short digest of what a crop shows, with the crop's size and drawing version."""
+    return hashlib.sha256(repr((*key, CROP_MAX_SIDE, CROP_VERSION)).encode()).hexdigest()
+
+
 def crop_path(instance: Instance) -> Path:
     """Where the crop of this instance is cached; the name changes when its boxes change."""
     annotation, prediction = instance_boxes(instance)
-    key = repr((instance.image_id, annotation, prediction, CROP_MAX_SIDE)).encode()
-    digest = hashlib.sha256(key).hexdigest()[:16]
+    digest = crop_digest(instance.image_id, annotation, prediction)[:16]
     folder = Path(settings.MEDIA_ROOT) / "crops" / str(instance.run_id)
     return folder / f"{instance.pk}-{digest}.png"
 
 
-def get_crop(instance: Instance) -> Path:
-    """The cached crop's path, drawing and writing it on first use."""
-    path = crop_path(instance)
+def cached_crop(path: Path, image: Image, annotation: Box | None, prediction: Box | None) -> Path:
+    """The crop at path, drawn from the image file (decoded as the engine does) on first use."""
     if path.exists():
         return path
     try:
-        with instance.image.file.open("rb") as fh, PILImage.open(fh) as image:
-            image.load()
-            data = render_crop(image, *instance_boxes(instance))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        picture = open_rgb(image.file.path)
+    except (ValueError, UnreadableImage) as exc:  # ValueError: the row names no file
         raise CropUnavailable(str(exc)) from exc
+    data = render_crop(picture, annotation, prediction)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def get_crop(instance: Instance) -> Path:
+    """The cached crop's path, drawing and writing it on first use."""
+    return cached_crop(crop_path(instance), instance.image, *instance_boxes(instance))

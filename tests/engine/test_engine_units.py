@@ -11,6 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
+from imaging import open_rgb
+from tests.imaging import samples
 from validation.engine import ModelSpec, OutputContractError
 from validation.engine import images as images_module
 from validation.engine.forward import is_out_of_memory
@@ -132,6 +134,43 @@ def test_any_image_mode_becomes_rgb(tmp_path, mode):
     if mode != "CMYK":
         assert decoded.pixels[:, 15, 20].tolist() == [255, 255, 255]
         assert decoded.pixels[:, 35, 50].tolist() == [0, 0, 0]
+
+
+SAME_PIXEL_FILES = {
+    **{
+        f"png-orientation-{o}": ("png", lambda o=o: samples.turned_bytes(o, "PNG"))
+        for o in range(2, 9)
+    },
+    "jpeg-orientation-6": ("jpg", lambda: samples.turned_bytes(6)),
+    "jpeg-orientation-8": ("jpg", lambda: samples.turned_bytes(8)),
+    "png-16-bit": ("png", lambda: samples.sixteen_bit_bytes("PNG")),
+    "tiff-16-bit": ("tiff", lambda: samples.sixteen_bit_bytes("TIFF")),
+    **{
+        f"mode-{m}": ("jpg" if m == "CMYK" else "img", lambda m=m: samples.mode_bytes(m))
+        for m in ("CMYK", "P-transparent", "LA", "RGBA", "I", "F")
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAME_PIXEL_FILES))
+def test_the_engine_sees_the_pixels_the_pages_show(tmp_path, name):
+    """At full size, the engine's decode equals the imaging loader behind crops and thumbnails."""
+    suffix, build = SAME_PIXEL_FILES[name]
+    path = samples.write(tmp_path, f"image.{suffix}", build())
+    shown = np.asarray(open_rgb(path)).transpose(2, 0, 1).astype(int)
+    decoded = decode_image(str(path), samples.WIDTH, samples.HEIGHT, "RGB")
+    assert (decoded.width, decoded.height) == (samples.WIDTH, samples.HEIGHT)
+    assert decoded.pixels.shape == shown.shape
+    # simplejpeg and Pillow both decode with libjpeg-turbo; other formats decode alike exactly
+    tolerance = 2 if suffix == "jpg" and name != "mode-CMYK" else 0
+    assert np.abs(decoded.pixels.astype(int) - shown).max() <= tolerance
+
+
+def test_sixteen_bit_greyscale_reaches_the_model_scaled_not_white(tmp_path):
+    path = samples.write(tmp_path, "grey16.png", samples.sixteen_bit_bytes("PNG", 10000, 50000))
+    decoded = decode_image(str(path), samples.WIDTH, samples.HEIGHT, "RGB")
+    assert decoded.pixels[:, 0, 0].tolist() == [38, 38, 38]
+    assert decoded.pixels[:, 0, -1].tolist() == [194, 194, 194]
 
 
 def test_directory_instead_of_file_is_skipped(tmp_path):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 from view_world import _fast_password_hashing, add_image, build_world, png_bytes  # noqa: F401
 
 from projects.imagefiles import sniff_content_type
+from tests.imaging import samples
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +137,62 @@ def test_a_corrupt_image_has_no_thumbnail_but_no_500(client, member, world):
     client.force_login(member)
 
     assert client.get(thumb_url(broken)).status_code == 404
+
+
+def thumbnail_of(client, image) -> np.ndarray:
+    response = client.get(thumb_url(image))
+    assert response.status_code == 200
+    with PILImage.open(io.BytesIO(body_of(response))) as thumb:
+        return np.asarray(thumb.convert("RGB"), dtype=int)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_the_thumbnail_of_an_exif_turned_jpeg_is_upright(client, member, world, orientation):
+    size = (samples.WIDTH, samples.HEIGHT)
+    turned = add_image(world.validation_task, "turned.jpg", size, samples.turned_bytes(orientation))
+    client.force_login(member)
+
+    pixels = thumbnail_of(client, turned)
+
+    x1, y1, x2, y2 = samples.OBJECT
+    assert pixels.shape == (samples.HEIGHT, samples.WIDTH, 3)
+    assert np.abs(pixels[(y1 + y2) // 2, (x1 + x2) // 2] - samples.RED).max() < 24
+    assert np.abs(pixels[5, 5] - samples.BACKGROUND).max() < 24
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_the_thumbnail_of_a_sixteen_bit_image_is_not_white(client, member, world, fmt):
+    data = samples.sixteen_bit_bytes(fmt, 10000, 50000)
+    grey = add_image(world.validation_task, f"grey16.{fmt.lower()}", (120, 80), data)
+    client.force_login(member)
+
+    pixels = thumbnail_of(client, grey)
+
+    assert len(np.unique(pixels)) > 1
+    assert np.abs(pixels[40, 10] - 38).max() <= 3  # 10000 of 65535, as the engine scales it
+    assert np.abs(pixels[40, 110] - 194).max() <= 3
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "P-transparent", "LA", "RGBA", "I", "F"])
+def test_the_thumbnail_of_every_image_mode_shows_its_picture(client, member, world, mode):
+    image = add_image(world.validation_task, f"{mode}.img", (120, 80), samples.mode_bytes(mode))
+    client.force_login(member)
+
+    pixels = thumbnail_of(client, image).mean(axis=2)
+
+    x1, y1, x2, y2 = samples.OBJECT
+    assert abs(pixels[(y1 + y2) // 2, (x1 + x2) // 2] - pixels[5, 5]) > 20
+
+
+def test_a_thumbnail_cached_before_the_decoder_changed_is_not_served_again(
+    client, member, world, settings
+):
+    image = world.image
+    folder = Path(settings.MEDIA_ROOT) / "thumbs" / str(image.pk % 1000)
+    folder.mkdir(parents=True)
+    (folder / f"{image.pk}-{image.checksum[:16]}-320.jpg").write_bytes(b"\xff\xd8\xff white")
+    client.force_login(member)
+
+    response = client.get(thumb_url(image))
+
+    assert body_of(response) != b"\xff\xd8\xff white"

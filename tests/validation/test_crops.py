@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
+import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 
+from imaging import open_rgb
+from tests.imaging import samples
 from tests.validation.run_world import World, make_completed_run
 from validation import crops
 from validation.models import Instance
@@ -91,3 +96,54 @@ def test_missing_image_file_is_unavailable(instance):
     instance.image.file.delete(save=False)
     with pytest.raises(crops.CropUnavailable):
         crops.get_crop(instance)
+
+
+def _show(instance: Instance, data: bytes, box) -> Instance:
+    """The instance's image replaced by this file, its annotation at box, no prediction."""
+    image = instance.image
+    image.file.save("turned.jpg", ContentFile(data), save=False)
+    image.width, image.height = samples.WIDTH, samples.HEIGHT
+    image.save()
+    instance.gx1, instance.gy1, instance.gx2, instance.gy2 = box
+    instance.px1 = instance.py1 = instance.px2 = instance.py2 = None
+    return instance
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_the_crop_of_an_exif_turned_jpeg_has_the_box_on_the_object(instance, orientation):
+    box = samples.OBJECT
+    _show(instance, samples.turned_bytes(orientation), box)
+    crop = np.asarray(_pixels(crops.get_crop(instance).read_bytes()), dtype=int)
+    left, top, *_ = crops.crop_window([box], samples.WIDTH, samples.HEIGHT)
+    scale = crops.crop_scale(crops.crop_window([box], samples.WIDTH, samples.HEIGHT))
+    centre = (((box[1] + box[3]) / 2 - top) * scale, ((box[0] + box[2]) / 2 - left) * scale)
+    outside = ((box[1] - top) * scale / 2, (box[0] - left) * scale / 2)
+    assert np.abs(crop[int(centre[0]), int(centre[1])] - samples.RED).max() < 20
+    assert np.abs(crop[int(outside[0]), int(outside[1])] - samples.BACKGROUND).max() < 20
+
+
+def test_the_crop_of_a_sixteen_bit_image_is_not_white(instance):
+    _show(instance, samples.sixteen_bit_bytes("PNG", 10000, 50000), (10, 10, 110, 70))
+    crop = np.asarray(_pixels(crops.get_crop(instance).read_bytes()), dtype=int)
+    assert crop[crop.shape[0] // 2, 5].tolist() == [38, 38, 38]
+    assert crop[crop.shape[0] // 2, -5].tolist() == [194, 194, 194]
+
+
+def test_the_crop_is_drawn_from_the_pixels_the_engine_decodes(instance, tmp_path):
+    box = samples.OBJECT
+    _show(instance, samples.mode_bytes("CMYK"), box)
+    engine_view = PILImage.fromarray(np.asarray(open_rgb(instance.image.file.path)))
+    expected = _pixels(crops.render_crop(engine_view, box, None))
+    assert np.array_equal(np.asarray(_pixels(crops.get_crop(instance).read_bytes())), expected)
+
+
+def test_a_crop_cached_before_the_decoder_changed_is_not_served_again(instance):
+    annotation, prediction = crops.instance_boxes(instance)
+    old_key = repr((instance.image_id, annotation, prediction, crops.CROP_MAX_SIDE)).encode()
+    old = crops.crop_path(instance).with_name(
+        f"{instance.pk}-{hashlib.sha256(old_key).hexdigest()[:16]}.png"
+    )
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(b"white, unrotated")
+    assert crops.get_crop(instance) != old
+    assert crops.get_crop(instance).read_bytes().startswith(b"\x89PNG")

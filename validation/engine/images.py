@@ -4,7 +4,9 @@ Pillow opens every image and reads its size and EXIF orientation. RGB and greysc
 then decoded by libjpeg-turbo through simplejpeg, scaled in the DCT by the smallest of its
 M/8 factors that keeps the image at least the model's size (Pillow offers only 1/2, 1/4 and
 1/8, so a 500 px photo for a 320 px model would be decoded whole); anything simplejpeg refuses,
-and every other format, is decoded by Pillow.
+and every other format, is decoded by Pillow. Orientation and the conversion of every Pillow
+mode to RGB come from the top-level `imaging` package, through which the pages' crops and
+thumbnails decode too: they show the pixels the model saw.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from imaging import SWAPS_SIDES, exif_orientation, to_rgb
+
 PAD_VALUE = 114
-EXIF_ORIENTATION = 0x0112
-# What ImageOps.exif_transpose does for each EXIF orientation value, on a (3, h, w) array.
+# What imaging.TRANSPOSE (ImageOps.exif_transpose) does for each orientation, on a (3, h, w) array.
 ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     2: lambda a: a[:, :, ::-1],  # mirror left-right
     3: lambda a: a[:, ::-1, ::-1],  # rotate 180
@@ -32,7 +35,6 @@ ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     7: lambda a: a.transpose(0, 2, 1)[:, ::-1, ::-1],  # transverse
     8: lambda a: np.rot90(a, 1, axes=(1, 2)),  # rotate 90 anticlockwise
 }
-SWAPS_SIDES = frozenset({5, 6, 7, 8})
 
 
 class ImageSkipped(Exception):
@@ -110,11 +112,8 @@ def _decode_open(
     img: Image.Image, path: str, box_w: int, box_h: int, channel_order: str
 ) -> DecodedImage:
     """Decode an opened image; JPEGs are decoded at a reduced scale when larger than needed."""
-    try:
-        orientation = img.getexif().get(EXIF_ORIENTATION)
-    except Exception:  # a broken EXIF block only loses the orientation
-        orientation = None
-    orient = ORIENT.get(orientation) if isinstance(orientation, int) else None
+    orientation = exif_orientation(img)
+    orient = ORIENT.get(orientation) if orientation is not None else None
     swapped = orientation in SWAPS_SIDES
     stored_w, stored_h = img.size
     if stored_w < 1 or stored_h < 1:
@@ -127,7 +126,7 @@ def _decode_open(
     if hwc is None:
         img.draft("RGB", target)  # JPEG only: DCT scaling by 1/2, 1/4 or 1/8, still >= target
         img.load()
-        hwc = np.array(_to_rgb(img), dtype=np.uint8)
+        hwc = np.array(to_rgb(img), dtype=np.uint8)
     pixels = _resized_chw(hwc, target)
     if orient is not None:
         pixels = orient(pixels)
@@ -167,22 +166,6 @@ def _resized_chw(hwc: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return chw.numpy()
     out = F.interpolate(chw[None], size=(h, w), mode="bilinear", antialias=True)
     return out[0].numpy()
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Any Pillow mode to 8-bit RGB; 16-bit and float greyscale are scaled, not clipped."""
-    if img.mode == "RGB":
-        return img
-    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
-        data = np.asarray(img).astype(np.float32)
-        top = 65535.0 if img.mode.startswith("I;16") else max(float(data.max()), 1.0)
-        if img.mode == "F" and top <= 1.0:
-            top = 1.0
-        grey = np.clip(data * (255.0 / top), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
-    if img.mode in ("P", "PA") and "transparency" in img.info:
-        img = img.convert("RGBA")
-    return img.convert("RGB")
 
 
 def canvas_shape(

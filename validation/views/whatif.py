@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +19,10 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 
 from projects.models import Image
 from validation import derived, whatif
-from validation.crops import CROP_MAX_SIDE, render_crop
+from validation.crops import CropUnavailable, cached_crop, crop_digest
 from validation.models import InferenceRun, Instance
 from validation.views.access import (
     HtmxHttpRequest,
@@ -438,7 +434,7 @@ def run_whatif_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _crop_path(run: InferenceRun, payload: tuple) -> Path:
-    digest = hashlib.sha256(repr((*payload, CROP_MAX_SIDE)).encode()).hexdigest()[:20]
+    digest = crop_digest(*payload)[:20]
     return Path(settings.MEDIA_ROOT) / "crops" / str(run.pk) / "whatif" / f"{digest}.png"
 
 
@@ -449,18 +445,10 @@ def run_whatif_crop(request: HtmxHttpRequest, pk: int, token: str) -> FileRespon
     payload = read_crop_token(run, token)
     image_id, annotation, prediction = payload
     image = get_run_image(run, image_id)
-    path = _crop_path(run, payload)
-    if not path.exists():
-        try:
-            with image.file.open("rb") as fh, PILImage.open(fh) as picture:
-                picture.load()
-                data = render_crop(picture, annotation, prediction)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise Http404(str(exc)) from exc
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    try:
+        path = cached_crop(_crop_path(run, payload), image, annotation, prediction)
+    except CropUnavailable as exc:
+        raise Http404(str(exc)) from exc
     response = FileResponse(path.open("rb"), content_type="image/png")
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=86400"
