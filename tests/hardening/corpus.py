@@ -37,6 +37,7 @@ class Case:
     settings: dict = field(default_factory=dict)
     size: tuple[int, int] | None = None  # for accepted images: the size the import must record
     either: bool = False  # an odd file a decoder may accept or refuse; both must be clean
+    upload_name: str | None = None  # the name the browser sends, when no disk could hold it
 
 
 # ---------------------------------------------------------------- bytes
@@ -372,6 +373,18 @@ def archive_cases(tmp: Path) -> list[Case]:
             None,
         ),
         Case("gbk-names", lambda f: write(f, "d.zip", _gbk_zip()), None),
+        Case(
+            "entry-name-over-255-bytes",
+            zipped("d.zip", lambda: [*coco_entries(), ("images/" + "划" * 90 + ".jpg", b"x")]),
+            "255 bytes",
+        ),
+        # 364 bytes of UTF-8: no file system holds the name; the upload is stored shortened.
+        Case(
+            "upload-name-120-chinese",
+            zipped("d.zip", coco_entries),
+            None,
+            upload_name="划" * 120 + ".zip",
+        ),
     ]
     return cases
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from tests.hardening.corpus import Case, coco_document, coco_entries, yolo_entries, zipped
+from tests.hardening.corpus import (
+    Case,
+    base_images,
+    coco_document,
+    coco_entries,
+    yolo_entries,
+    zipped,
+)
 
 J = "annotations.json"
 
@@ -139,8 +146,49 @@ def coco_cases() -> list[Case]:
         Case("crowd-annotation", _coco(_annotation(iscrowd=1)), None, either=True),
         Case("backslash-file-name", _coco(_image(file_name="..\\images\\a.jpg")), J),
         Case("chinese-names", zipped("coco.zip", _chinese), None),
+        *_odd_number_and_name_cases(),
     ]
     return cases
+
+
+def _categories(name: str) -> str:
+    """The base document with the first category named so (escaped: JSON carries surrogates)."""
+    return json.dumps(
+        coco_document(categories=[{"id": 1, "name": name}, {"id": 2, "name": "dent"}])
+    )
+
+
+def _many_boxes(count: int) -> dict:
+    box = {"image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 8]}
+    return coco_document(annotations=[{"id": i + 1, **box} for i in range(count)])
+
+
+def _odd_number_and_name_cases() -> list[Case]:
+    """Huge and surrogate numbers and names, the box cap, and formats that are not COCO."""
+    labelme = {"version": "5.0.1", "flags": {}, "shapes": [], "imagePath": "a.jpg"}
+    voc = b"<annotation><object><bndbox><xmin>1</xmin></bndbox></object></annotation>"
+    huge_id = json.dumps(coco_document()).replace('"id": 1,', '"id": ' + "1" * 5000 + ",", 1)
+    return [
+        Case("bbox-400-digits", _coco(_bbox_text("[1" + "0" * 399 + ", 2, 10, 8]")), J),
+        Case("bbox-5000-digits", _coco(_bbox_text("[2, 2, " + "9" * 5000 + ", 8]")), J),
+        Case("bbox-1e309-digits", _coco(_bbox_text("[2, 2, 1" + "0" * 309 + ", 8]")), J),
+        Case("image-id-5000-digits", _coco(huge_id), J),
+        Case("category-name-surrogate", _coco(_categories("\ud800")), J),
+        Case("category-name-nul", _coco(_categories("a\x00b")), J),
+        Case("category-name-newline", _coco(_categories("two\nlines")), J),
+        Case("file-name-surrogate", _coco(json.dumps(_image(file_name="a\ud800.jpg"))), J),
+        Case("too-many-boxes", _coco(_many_boxes(5001)), "annotations[5000].bbox"),
+        Case(
+            "labelme-as-coco",
+            zipped("lm.zip", lambda: [*base_images(), ("a.json", json.dumps(labelme).encode())]),
+            "LabelMe",
+        ),
+        Case(
+            "voc-as-coco",
+            zipped("voc.zip", lambda: [*base_images(), ("Annotations/a.xml", voc)]),
+            "Pascal VOC",
+        ),
+    ]
 
 
 def _chinese():
@@ -251,7 +299,51 @@ def yolo_cases() -> list[Case]:
             fmt="yolo",
             either=True,
         ),
+        Case(
+            "yolo-names-surrogate",
+            _yolo("0 0.5 0.5 0.2 0.2\n", 'names: ["\\ud800", dent]\n'),
+            "data.yaml line 1",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-nul",
+            _yolo("0 0.5 0.5 0.2 0.2\n", 'names: ["a\\u0000b", dent]\n'),
+            "data.yaml line 1",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-newline",
+            _yolo("0 0.5 0.5 0.2 0.2\n", 'names:\n  - scratch\n  - "a\\nb"\n'),
+            "data.yaml line 3",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-names-10000",
+            _yolo(
+                "0 0.5 0.5 0.2 0.2\n",
+                "names: [" + ", ".join(f"c{i}" for i in range(10_000)) + "]\n",
+            ),
+            "data.yaml",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-nc-5000-digits",
+            _yolo("0 0.5 0.5 0.2 0.2\n", f"nc: {'9' * 5000}\nnames: [scratch, dent]\n"),
+            "data.yaml line 1",
+            fmt="yolo",
+        ),
+        Case(
+            "yolo-digits-400", _yolo("0 0.5 0.5 0." + "1" * 400 + " 0.2\n"), f"{at} 1", fmt="yolo"
+        ),
+        Case(
+            "yolo-too-many-boxes",
+            _yolo("".join(f"0 0.5 0.5 0.2 0.{i:04d}1\n" for i in range(5001))),
+            f"{at} 5001",
+            fmt="yolo",
+        ),
+        Case("coco-as-yolo", zipped("coco.zip", coco_entries), "COCO", fmt="yolo"),
         # Odd but valid: imported whole.
+        Case("yolo-duplicate-lines", _yolo("0 0.5 0.5 0.25 0.5\n" * 3), None, fmt="yolo"),
         Case("yolo-crlf", _yolo("0 0.5 0.5 0.25 0.5\r\n"), None, fmt="yolo"),
         Case("yolo-bom", _yolo(b"\xef\xbb\xbf0 0.5 0.5 0.25 0.5\n"), None, fmt="yolo"),
         Case(

@@ -21,6 +21,8 @@ NUMBERS = {  # bad numbers for a confidence or threshold field
     "word": "abc",
     "hex": "0x10",
     "comma": "0,5,5",
+    "digits-400": "9" * 400,  # more digits than the parser reads
+    "digits-5000": "1" * 5000,  # more than Python converts to an int at all
 }
 WHOLE = {  # bad whole numbers for batch and image size
     "zero": "0",
@@ -71,6 +73,14 @@ def wizard_cases() -> list[FormCase]:
         _label_json("[" * 50_000 + "]" * 50_000, "nested-too-deep"),
         _label_json("x" * 100_001, "too-long"),
         _label_json('{"": 0.5}', "empty-label"),
+        _label_json('{"scratch": ' + "1" * 400 + "}", "digits-400"),
+        _label_json('{"scratch": ' + "1" * 5000 + "}", "digits-5000"),
+        _label_json('{"scratch": 0.' + "1" * 400 + "}", "fraction-digits-400"),
+        _label_json('{"\\ud800": 0.5}', "surrogate-label"),
+        _label_json('{"a\\u0000b": 0.5}', "nul-label"),
+        _label_json('{"a\\nb": 0.5}', "newline-label"),
+        _label_json('\ufeff{"scratch": 0.5}', "bom-is-fine", None),
+        _label_json('{"scratch": -0}', "minus-zero-is-fine", None),
     ]
     builder = [
         ("nan", ["scratch"], ["nan"]),
@@ -80,6 +90,9 @@ def wizard_cases() -> list[FormCase]:
         ("empty-value", ["scratch"], [""]),
         ("twice", ["scratch", "scratch"], ["0.5", "0.6"]),
         ("word", ["scratch"], ["high"]),
+        ("digits-400", ["scratch"], ["9" * 400]),
+        ("nul", ["a\x00b"], ["0.5"]),
+        ("newline", ["a\nb"], ["0.5"]),
     ]
     cases += [
         FormCase(
@@ -137,6 +150,8 @@ def whatif_cases() -> list[FormCase]:
         FormCase("whatif", "label-nan", {"wi_lc.scratch": "nan"}, "scratch"),
         FormCase("whatif", "label-unknown", {"wi_lc": "ghost:0.5"}, "ghost"),
         FormCase("whatif", "label-no-colon", {"wi_lc": "scratch"}, None),
+        FormCase("whatif", "label-digits-400", {"wi_lc.scratch": "9" * 400}, "scratch"),
+        FormCase("whatif", "minus-zero-is-fine", {"wi_base": "-0", "wi_lc.scratch": "-0"}, None),
         FormCase("whatif-save", "save-nan", {"wi_base": "nan"}, "wi_base"),
         FormCase(
             "whatif-save", "save-label-below-base", {"wi_base": "0.5", "wi_lc.dent": "0.1"}, "dent"
@@ -198,6 +213,7 @@ def other_form_cases() -> list[FormCase]:
         FormCase("upload", "task-name-too-long", {"task_name": "t" * 201}, "task_name"),
         FormCase("upload", "task-name-taken", {"task_name": "TAKEN_TASK"}, "task_name"),
         FormCase("upload", "task-name-nul", {"task_name": "a\x00b"}, "task_name"),
+        FormCase("upload", "task-name-newline", {"task_name": "a\nb"}, "task_name"),
         FormCase("upload", "format-unknown", {"format": "voc"}, "format"),
         FormCase("upload", "no-file", {"archive": None}, "archive"),
         FormCase("model-upload", "input-size-nan", {"input_size": "nan"}, "input_size"),
@@ -270,6 +286,21 @@ def command_cases() -> list[FormCase]:
             "label-no-equals",
             {"args": [*base, "--label-conf", "scratch"]},
             "--label-conf",
+        ),
+        FormCase(
+            "validate",
+            "label-twice",
+            {"args": [*base, "--label-conf", "scratch=0.5", "--label-conf", "scratch=0.6"]},
+            "--label-conf",
+        ),
+        FormCase(
+            "validate",
+            "label-digits-5000",
+            {"args": [*base, "--label-conf", "scratch=" + "1" * 5000]},
+            "--label-conf",
+        ),
+        FormCase(
+            "validate", "conf-digits-400", {"args": [*base, "--conf", "9" * 400]}, "base_confidence"
         ),
         FormCase("validate", "batch-zero", {"args": [*base, "--batch", "0"]}, "batch_size"),
         FormCase(

@@ -88,7 +88,8 @@ def _upload(client, project, case: Case, kind: str, tmp_path: Path, media: Path)
     guard = Guard(tmp_path, media)
     outcome = record(Outcome(kind, case.name, "dataset upload page"))
     try:
-        upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="application/zip")
+        name = case.upload_name or path.name
+        upload = SimpleUploadedFile(name, path.read_bytes(), content_type="application/zip")
         data = {"archive": upload, "format": case.fmt, "task_name": case.name, "validation": "on"}
         url = reverse("projects:dataset-upload", args=[project.pk])
         response = client.post(url, data, headers={"HX-Request": "true"})  # as the page sends it
