@@ -41,7 +41,7 @@ def _csrf_client(user) -> tuple[Client, str]:
 def test_an_htmx_post_without_the_csrf_header_is_refused_and_with_it_accepted(access):
     client, token = _csrf_client(access.world.owner)
     url = reverse("validation:run-review", args=[access.run.pk])
-    data = {"review_status": "approved", "review_notes": "ok"}
+    data = {"review_status": "approved", "review_notes": "ok", "version": 0}
     htmx = {"HX-Request": "true", "HX-Target": "run-review"}
 
     refused = client.post(url, data, headers=htmx)
@@ -59,7 +59,7 @@ def test_an_editor_save_without_the_csrf_header_changes_no_box(access):
     client, token = _csrf_client(access.world.owner)
     url = reverse("projects:image-annotations-save", args=[access.image.pk])
     before = list(Annotation.objects.filter(image=access.image).values_list("pk", flat=True))
-    body = '{"boxes": []}'
+    body = '{"version": 0, "boxes": []}'
 
     refused = client.post(url, body, content_type="application/json")
     assert refused.status_code == 403
