@@ -199,9 +199,9 @@ def shorten_file_name(
 
 
 class NumberField(forms.FloatField):
-    """A FloatField that parses with parse_number: finite, bounded digits, no decimal comma."""
+    """A FloatField that parses with parse_number: finite, bounded digits, one decimal comma."""
 
-    def to_python(self, value: Any) -> float | None:
+    def to_python(self, value: Any) -> float | None:  # type: ignore[override]  # stubs say int
         if value in self.empty_values:
             return None
         if isinstance(value, float | int) and not isinstance(value, bool):

@@ -265,7 +265,7 @@ def _as_confidence(label: str, value: object, text_allowed: bool) -> float:
                 raise ValueError(
                     _("The confidence of “%(label)s” must be a number between 0 and 1.") % names
                 ) from None
-            value = BadNumber(value, exc.message)
+            value = BadNumber(str(value), exc.message)
     if isinstance(value, BadNumber):
         raise ValueError(
             _("The confidence of “%(label)s” must be a number between 0 and 1: %(reason)s")
