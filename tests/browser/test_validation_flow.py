@@ -89,7 +89,7 @@ def test_wizard_refuses_a_label_confidence_below_the_base(
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens: the queue is unavailable
     log_in(page, live_server, "owner", "owner-pass-123")
     page.click("a.button.primary")  # + Start new inference
-    expect(page).to_have_url(re.compile(r"/runs/new/1/$"))
+    expect(page).to_have_url(re.compile(r"/runs/new/[\w-]+/step/1/$"))
     with page.expect_response(re.compile(r"/runs/new/models/")):
         page.select_option("#id_process", label=world.process.name)
     expect(page.locator("#id_model option", has_text="pending-model")).to_be_disabled()
@@ -100,7 +100,7 @@ def test_wizard_refuses_a_label_confidence_below_the_base(
     page.screenshot(path=screenshot_dir / "validation-wizard-1.png", full_page=True)
     page.click(".actions button[value=next]")
 
-    expect(page).to_have_url(re.compile(r"/runs/new/2/$"))
+    expect(page).to_have_url(re.compile(r"/runs/new/[\w-]+/step/2/$"))
     page.fill("#id_base_confidence", "0.5")
     page.click("button[name=add]")
     page.select_option("select[name=lc_label]", "scratch")
@@ -109,7 +109,7 @@ def test_wizard_refuses_a_label_confidence_below_the_base(
     error = page.locator(".builder-table .errorlist")
     expect(error).to_contain_text("scratch")
     expect(error).to_contain_text("below the base confidence")
-    expect(page).to_have_url(re.compile(r"/runs/new/2/$"))
+    expect(page).to_have_url(re.compile(r"/runs/new/[\w-]+/step/2/$"))
     page.screenshot(path=screenshot_dir / "validation-wizard-2.png", full_page=True)
 
     page.click("button[name=switch_tab][value=source]")
@@ -120,16 +120,19 @@ def test_wizard_refuses_a_label_confidence_below_the_base(
     expect(page.locator("input[name=lc_value]")).to_have_value("0.6")
     page.click(".actions button[value=next]")
 
-    expect(page).to_have_url(re.compile(r"/runs/new/3/$"))
+    expect(page).to_have_url(re.compile(r"/runs/new/[\w-]+/step/3/$"))
     expect(page.locator("#id_batch_size")).to_have_value("8")
     expect(page.locator("#id_image_size")).to_have_value(str(world.model.input_size))
+    expect(page.locator(".run-summary")).to_contain_text(world.project.name)
+    expect(page.locator(".run-summary")).to_contain_text("scratch 0.6")
+    expect(page.locator("#id_device option[value=any-gpu]")).to_be_disabled()
     page.screenshot(path=screenshot_dir / "validation-wizard-3.png", full_page=True)
     page.click(".actions button[value=start]")
     expect(page.locator("#wizard-form .form-error")).to_contain_text("Redis")
     expect(page.locator("#id_batch_size")).to_have_value("8")
 
     page.click(".actions button[value=back]")
-    expect(page).to_have_url(re.compile(r"/runs/new/2/$"))
+    expect(page).to_have_url(re.compile(r"/runs/new/[\w-]+/step/2/$"))
     expect(page.locator("#id_base_confidence")).to_have_value("0.5")
     expect(page.locator("input[name=lc_value]")).to_have_value("0.6")
 

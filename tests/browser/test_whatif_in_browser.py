@@ -110,7 +110,7 @@ def test_curves_show_values_on_hover_and_fill_the_wizard(
     page.screenshot(path=screenshot_dir / "curves.png", full_page=True)
 
     table.locator(".recommend-action").first.locator("button").click()
-    expect(page).to_have_url(re.compile(r"/runs/new/2/$"))
+    expect(page).to_have_url(re.compile(r"/runs/new/[\w-]+/step/2/$"))
     expect(page.locator("#id_base_confidence")).to_have_value(re.compile(r"^0\.\d+$"))
 
 
