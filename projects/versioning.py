@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, Manager, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 # A version travels through forms and JSON: bounded like the database column.
@@ -39,7 +39,12 @@ def parse_version(value: Any) -> int | None:
 
 
 def claim_version(
-    queryset: QuerySet[Any], pk: int, version: int, *, field: str = "version", **changes: Any
+    queryset: QuerySet[Any] | Manager[Any],
+    pk: int,
+    version: int,
+    *,
+    field: str = "version",
+    **changes: Any,
 ) -> int:
     """Bump the row from `version` (writing `changes` in the same UPDATE); StaleEdit if moved on."""
     updated = queryset.filter(pk=pk, **{field: version}).update(**{field: F(field) + 1}, **changes)

@@ -58,7 +58,8 @@ def task_validation(request, pk: int) -> HttpResponse:
     """Set the flag to the posted value; a stale click (flag changed meanwhile) gets 409."""
     task = get_task_for_user(request.user, pk)
     form = TaskFlagForm(request.POST)
-    status, extra = 200, {}
+    status = 200
+    extra: dict[str, object] = {}
     if not form.is_valid():
         status, extra = 422, {"flag_errors": [m for ms in form.errors.values() for m in ms]}
     else:

@@ -181,3 +181,33 @@ def test_get_on_the_toggle_is_not_allowed(client, member, world):
     client.force_login(member)
 
     assert client.get(toggle_url(world.training_task)).status_code == 405
+
+
+def test_a_click_on_a_flag_changed_meanwhile_is_409_and_changes_nothing(client, member, world):
+    client.force_login(member)
+    Task.objects.filter(pk=world.training_task.pk).update(is_validation=True, version=1)
+    Task.objects.filter(pk=world.training_task.pk).update(is_validation=False, version=2)
+
+    response = client.post(
+        toggle_url(world.training_task),
+        {"is_validation": "1", "version": 0},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert 'data-role="flag-stale"' in body and 'aria-checked="false"' in body
+    assert 'name="version" value="2"' in body  # the next click is read at the current version
+    task = Task.objects.get(pk=world.training_task.pk)
+    assert (task.is_validation, task.version) == (False, 2)
+
+
+@pytest.mark.parametrize("data", [{"is_validation": "1"}, {"is_validation": "yes", "version": 0}])
+def test_a_click_without_a_valid_version_or_value_is_422(client, member, world, data):
+    client.force_login(member)
+
+    response = client.post(toggle_url(world.training_task), data, headers={"HX-Request": "true"})
+
+    assert response.status_code == 422
+    assert 'role="alert"' in response.content.decode()
+    assert not Task.objects.get(pk=world.training_task.pk).is_validation
