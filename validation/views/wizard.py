@@ -57,8 +57,8 @@ def _render_step(
     return render(request, template, context, status=status)
 
 
-def _wizard_of(request: HtmxHttpRequest, step: int, wizard_id: str | None):
-    """(wizard id, None) for this request, or (None, the response that leaves it).
+def _wizard_of(request: HtmxHttpRequest, step: int, wizard_id: str | None) -> str | HttpResponse:
+    """The id of the wizard this request is for, or the response that leaves it.
 
     An id-less URL (old links, scripts) means the most recently used wizard: a GET is sent on
     to its own URL, a POST acts on it. An unknown or expired id gets a page that says so.
@@ -66,15 +66,13 @@ def _wizard_of(request: HtmxHttpRequest, step: int, wizard_id: str | None):
     session = request.session
     if wizard_id is None:
         wizard = wizard_state.current(session) or wizard_state.create(session)
-        if request.method == "GET":
-            return None, _go_step(request, wizard, step)
-        return wizard, None
+        return _go_step(request, wizard, step) if request.method == "GET" else wizard
     if wizard_state.exists(session, wizard_id):
-        return wizard_id, None
+        return wizard_id
     # Another session's id, one that started its run, or one pushed out by newer wizards.
     template = "validation/wizard_expired.html"
     template += "#wizard-form" if wants_fragment(request) else ""
-    return None, render(request, template, {"step": 0}, status=404)
+    return render(request, template, {"step": 0}, status=404)
 
 
 def _step1_values(request: HtmxHttpRequest, wizard: str):
@@ -127,9 +125,9 @@ def _as_int(value) -> int | None:
 @require_http_methods(["GET", "POST"])
 def wizard_step1(request: HtmxHttpRequest, wizard_id: str | None = None) -> HttpResponse:
     """Step 1: process → model, and the project."""
-    wizard, leave = _wizard_of(request, 1, wizard_id)
-    if wizard is None:
-        return leave
+    wizard = _wizard_of(request, 1, wizard_id)
+    if isinstance(wizard, HttpResponse):
+        return wizard
     if request.method == "GET":
         saved = wizard_state.load(request.session, 1, wizard)
         form = DatasetModelForm(initial=saved, user=request.user)
@@ -235,9 +233,9 @@ def _step2_context(form: ConfidenceForm, labels: list[str], editor: dict) -> dic
 @require_http_methods(["GET", "POST"])
 def wizard_step2(request: HtmxHttpRequest, wizard_id: str | None = None) -> HttpResponse:
     """Step 2: base confidence and label confidences (builder and source tabs)."""
-    wizard, leave = _wizard_of(request, 2, wizard_id)
-    if wizard is None:
-        return leave
+    wizard = _wizard_of(request, 2, wizard_id)
+    if isinstance(wizard, HttpResponse):
+        return wizard
     step1 = _step1_values(request, wizard)
     if step1 is None:
         return _go_step(request, wizard, 1)
@@ -300,9 +298,9 @@ def wizard_step3(request: HtmxHttpRequest, wizard_id: str | None = None) -> Http
     started = _run_of_token(request, token)
     if started is not None:
         return _go(request, started.get_absolute_url())
-    wizard, leave = _wizard_of(request, 3, wizard_id)
-    if wizard is None:
-        return leave
+    wizard = _wizard_of(request, 3, wizard_id)
+    if isinstance(wizard, HttpResponse):
+        return wizard
     step1 = _step1_values(request, wizard)
     if step1 is None:
         return _go_step(request, wizard, 1)
