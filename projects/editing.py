@@ -220,13 +220,44 @@ def _differs(annotation: Annotation, box: CleanBox) -> bool:
     )
 
 
-def clean_version(payload: Any) -> int:
-    """The image version the editor read its boxes at (a whole number), else AnnotationsInvalid."""
+def _claim(image: Image, payload: Any) -> int | None:
+    """Bump the image from the version the editor read (None: none sent); stale if it moved on."""
+    # Checked before the boxes: a stale list may name boxes deleted meanwhile, and "someone
+    # else saved" is then the answer, not "box 3 is not on this image".
     version = parse_version(payload.get("version")) if isinstance(payload, dict) else None
     if version is None:
-        message = _("The save names no valid version of the image; reload the editor.")
-        raise AnnotationsInvalid([BoxError(None, "version", message)])
-    return version
+        return None
+    try:
+        return claim_version(Image.objects, image.pk, version)
+    except StaleEdit as exc:
+        raise AnnotationsStale(exc.current) from None
+
+
+def _write(image: Image, existing: dict[int, Annotation], boxes: list[CleanBox], user) -> tuple:
+    """Create, update in place and delete rows so that the image has exactly these boxes."""
+    now = timezone.now()
+    changed: list[Annotation] = []
+    new: list[Annotation] = []
+    for box in boxes:
+        fields = {"label_id": box.label_id, **{f: getattr(box, f) for f in COORDINATES}}
+        if box.id is None:
+            new.append(Annotation(image=image, updated_by=user, updated_at=now, **fields))
+            continue
+        annotation = existing[box.id]
+        if _differs(annotation, box):
+            for name, value in fields.items():
+                setattr(annotation, name, value)
+            annotation.updated_by = user
+            annotation.updated_at = now
+            changed.append(annotation)
+    kept = {box.id for box in boxes if box.id is not None}
+    removed = [pk for pk in existing if pk not in kept]
+    if removed:
+        Annotation.objects.filter(pk__in=removed).delete()
+    if changed:
+        Annotation.objects.bulk_update(changed, ["label", *COORDINATES, "updated_by", "updated_at"])
+    Annotation.objects.bulk_create(new)
+    return new, changed, removed, kept
 
 
 def save_annotations(image: Image, payload: Any, user) -> SaveResult:
@@ -234,43 +265,17 @@ def save_annotations(image: Image, payload: Any, user) -> SaveResult:
     label_ids = set(
         Label.objects.filter(project_id=image.task.project_id).values_list("pk", flat=True)
     )
-    with transaction.atomic():
+    with transaction.atomic():  # an error below also undoes the version bump
+        version = _claim(image, payload)
         existing = {a.pk: a for a in Annotation.objects.select_for_update().filter(image=image)}
         boxes = clean_boxes(
-            payload,
-            width=image.width,
-            height=image.height,
-            label_ids=label_ids,
-            existing=existing,
+            payload, width=image.width, height=image.height, label_ids=label_ids, existing=existing
         )
-        try:
-            image.version = claim_version(Image.objects, image.pk, clean_version(payload))
-        except StaleEdit as exc:
-            raise AnnotationsStale(exc.current) from None
-        now = timezone.now()
-        changed: list[Annotation] = []
-        new: list[Annotation] = []
-        for box in boxes:
-            fields = {"label_id": box.label_id, **{f: getattr(box, f) for f in COORDINATES}}
-            if box.id is None:
-                new.append(Annotation(image=image, updated_by=user, updated_at=now, **fields))
-                continue
-            annotation = existing[box.id]
-            if _differs(annotation, box):
-                for name, value in fields.items():
-                    setattr(annotation, name, value)
-                annotation.updated_by = user
-                annotation.updated_at = now
-                changed.append(annotation)
-        kept = {box.id for box in boxes if box.id is not None}
-        removed = [pk for pk in existing if pk not in kept]
-        if removed:
-            Annotation.objects.filter(pk__in=removed).delete()
-        if changed:
-            Annotation.objects.bulk_update(
-                changed, ["label", *COORDINATES, "updated_by", "updated_at"]
-            )
-        Annotation.objects.bulk_create(new)
+        if version is None:
+            message = _("The save names no valid version of the image; reload the editor.")
+            raise AnnotationsInvalid([BoxError(None, "version", message)])
+        image.version = version
+        new, changed, removed, kept = _write(image, existing, boxes, user)
     return SaveResult(
         annotations=list(image_annotations(image)),
         created=len(new),

@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFilter
 from playwright.sync_api import Page, expect
 
+from projects.editing import save_annotations
 from projects.models import Annotation, Image, Label, Project, Task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -211,6 +212,37 @@ def test_draw_resize_delete_and_refused_save(page: Page, live_server, editor_wor
     page.click("[data-action=save]")
     expect(page.locator("[data-box-row='1'].has-error")).to_contain_text("label")
     assert list(Annotation.objects.filter(image=editor_world.image).order_by("id")) == rows
+
+
+def test_a_stale_save_shows_the_message_and_reloads(
+    page: Page, live_server, editor_world, django_user_model
+):
+    first, second = editor_world.boxes
+    log_in(page, live_server)
+    open_editor(page, live_server, editor_world.image)
+    # Meanwhile a colleague, who opened the image too, deletes the first box and saves.
+    colleague = django_user_model.objects.create_user("colleague", password=PASSWORD)
+    kept = {"id": second.pk, "label": second.label_id, "x1": second.x1, "y1": second.y1}
+    kept.update(x2=second.x2, y2=second.y2)
+    save_annotations(editor_world.image, {"version": 0, "boxes": [kept]}, colleague)
+
+    drag(page, "[data-layer=boxes] g.box[data-index='1'] > rect", 30, 20)
+    page.click("[data-action=save]")
+
+    expect(page.locator("[data-role=status]")).to_contain_text("Someone else saved")
+    expect(page.locator("[data-action=reload]")).to_be_visible()
+    assert list(Annotation.objects.filter(image=editor_world.image).values_list("pk", "x1")) == [
+        (second.pk, second.x1)
+    ]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("[data-action=reload]")
+    expect(page.locator("[data-layer=boxes] g.box")).to_have_count(1)
+    expect(page.locator("[data-action=reload]")).to_be_hidden()
+    page.click("[data-layer=boxes] g.box[data-index='0'] > rect")
+    page.keyboard.press("ArrowRight")
+    page.click("[data-action=save]")
+    expect(page.locator("[data-role=status]")).to_contain_text("Saved")
+    assert Annotation.objects.get(pk=second.pk).x1 == second.x1 + 1
 
 
 def test_accept_a_run_prediction_as_annotation(page: Page, live_server, editor_world):

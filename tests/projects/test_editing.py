@@ -219,6 +219,16 @@ def test_a_save_read_at_an_older_version_is_stale_and_changes_nothing(world, mem
     assert Image.objects.get(pk=world.image.pk).version == version
 
 
+def test_a_stale_list_naming_a_box_deleted_meanwhile_is_stale_not_invalid(world, member, owner):
+    stale = edit(world.image, current(world.image))
+    save_annotations(world.image, edit(world.image, current(world.image)[1:]), owner)
+
+    with pytest.raises(AnnotationsStale):
+        save_annotations(world.image, stale, member)
+
+    assert len(current(world.image)) == 1
+
+
 @pytest.mark.parametrize("version", [None, "abc", -1, True, 1.5, 2**31, "9" * 400])
 def test_a_save_without_a_valid_version_is_refused(world, member, version):
     assert_refused(
