@@ -124,7 +124,7 @@ def test_wizard_refuses_a_label_confidence_below_the_base(
     expect(page.locator("#id_batch_size")).to_have_value("8")
     expect(page.locator("#id_image_size")).to_have_value(str(world.model.input_size))
     expect(page.locator(".run-summary")).to_contain_text(world.project.name)
-    expect(page.locator(".run-summary")).to_contain_text("scratch 0.6")
+    expect(page.locator(".run-summary")).to_contain_text("scratch: 0.6")
     expect(page.locator("#id_device option[value=any-gpu]")).to_be_disabled()
     page.screenshot(path=screenshot_dir / "validation-wizard-3.png", full_page=True)
     page.click(".actions button[value=start]")

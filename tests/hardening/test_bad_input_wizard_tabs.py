@@ -91,14 +91,14 @@ def test_step3_summarises_what_will_run(tabs):
     steps = open_wizard(client)
     fill(client, steps, world, a)
     html = client.get(steps[3]).content.decode()
-    summary = html.split('class="summary run-summary"')[1].split("</section>")[0]
+    summary = html.split('class="run-summary"')[1].split("</section>")[0]
     for text in (
         world.process.name,
         world.model.name,
         world.project.name,
         "1 validation tasks, 3 images",
         "0.3",
-        "<code>scratch</code> 0.4",
+        '<span class="chip">scratch: 0.4</span>',
     ):
         assert text in summary
 
