@@ -1,7 +1,7 @@
 """Django admin: the tool for managing projects and their validation sets."""
 
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -51,7 +51,7 @@ class TaskAdmin(admin.ModelAdmin):
         return obj._images
 
     def _set_flag(self, request, queryset, value: bool) -> None:
-        count = queryset.update(is_validation=value)
+        count = queryset.update(is_validation=value, version=F("version") + 1)
         self.message_user(
             request,
             ngettext("%d task updated.", "%d tasks updated.", count) % count,

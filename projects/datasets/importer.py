@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
@@ -243,7 +244,8 @@ def _write(
                 task = _create_task(project, report.task_name, validation)
             elif validation and not task.is_validation:
                 task.is_validation = True
-                task.save(update_fields=["is_validation"])
+                # Bumped: a task page opened before this import holds a stale flag form.
+                Task.objects.filter(pk=task.pk).update(is_validation=True, version=F("version") + 1)
             rows: list[Annotation] = []
             for item in draft.images:
                 assert item.facts is not None and item.path is not None
