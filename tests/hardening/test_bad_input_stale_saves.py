@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from django import forms
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from projects.editing import AnnotationsStale, save_annotations
 from projects.models import Annotation, Image, Task
 from tests.hardening.bad_input import Guard, Outcome, record
 from tests.hardening.corpus import zip_bytes
@@ -194,3 +197,37 @@ def test_stale_model_settings_are_refused_in_the_admin(
     assert outcome.clean, str(outcome)
     model = DetectionModel.objects.get(pk=model.pk)
     assert (model.input_size, model.nms_iou, model.version) == (512, 0.7, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_at_the_same_instant_store_exactly_one(owner, member, outsider):
+    world = World(owner, member, outsider)
+    image = world.project.validation_images().order_by("id").first()
+    read = [
+        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
+        for a in Annotation.objects.filter(image=image).order_by("id")
+    ]
+    payloads = {owner: {"version": 0, "boxes": read[:1]}, member: {"version": 0, "boxes": read}}
+    start, answers = threading.Barrier(2), {}
+
+    def save_as(user) -> None:
+        try:
+            start.wait()
+            save_annotations(Image.objects.get(pk=image.pk), payloads[user], user)
+            answers[user] = "saved"
+        except AnnotationsStale:
+            answers[user] = "stale"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save_as, args=(user,)) for user in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(answers.values()) == ["saved", "stale"]
+    winner = next(user for user, answer in answers.items() if answer == "saved")
+    stored = Annotation.objects.filter(image=image).count()
+    assert stored == len(payloads[winner]["boxes"])
+    assert Image.objects.get(pk=image.pk).version == 1
