@@ -61,10 +61,31 @@ def get_item(mapping, key):
 
 @register.simple_tag
 def matrix_cells(row) -> SafeString:
-    """The <td>s of one matrix row, built in Python: 30 labels make about 1000 cells."""
+    """The <td>s of one matrix row, built in Python: 30 labels make about 1000 cells.
+
+    Neighbouring empty cells of a large matrix (None, see COMPACT_MATRIX_LABELS) become one
+    blank <td colspan>, so the page grows with the cells that hold something, not with the
+    square of the labels.
+    """
     # Plain f-strings: format_html's per-argument escaping dominated the what-if round trip.
     # Only the two URLs can hold characters to escape; the rest are numbers.
-    return mark_safe("".join(_matrix_cell(cell) for cell in row.cells))
+    parts: list[str] = []
+    blank = 0
+    for cell in row.cells:
+        if cell is None:
+            blank += 1
+            continue
+        if blank:
+            parts.append(_blank_cells(blank))
+            blank = 0
+        parts.append(_matrix_cell(cell))
+    if blank:
+        parts.append(_blank_cells(blank))
+    return mark_safe("".join(parts))
+
+
+def _blank_cells(count: int) -> str:
+    return f'<td colspan="{count}"></td>' if count > 1 else "<td></td>"
 
 
 def _matrix_cell(cell) -> str:
@@ -77,6 +98,7 @@ def _matrix_cell(cell) -> str:
         )
         if on
     )
+    class_attr = f' class="{classes}"' if classes else ""
     if not cell.count:
         content = '<span class="zero">0</span>'
     else:
@@ -89,7 +111,7 @@ def _matrix_cell(cell) -> str:
         sign = "+" if delta > 0 else "−"
         meaning = "better" if (delta > 0) == bool(cell.diagonal) else "worse"
         content += f'<span class="delta delta-{meaning}">{sign}{abs(int(delta))}</span>'
-    return f'<td class="{classes}" style="--share:{float(cell.share):.3f}">{content}</td>'
+    return f'<td{class_attr} style="--share:{float(cell.share):.3f}">{content}</td>'
 
 
 @register.simple_tag

@@ -13,6 +13,10 @@ from django.utils.translation import gettext as _
 from validation.evaluation import macro_averages
 from validation.models import InferenceRun
 
+# Above this many labels the matrix leaves its empty cells blank, neighbours merged into one
+# <td colspan>: a full grid of (labels + 1) × (labels + 2) cells cost megabytes (300 labels made
+# a 6.4 MB page) and helps nobody read it; smaller matrices keep every cell and its grid line.
+COMPACT_MATRIX_LABELS = 50
 SECTIONS = ("settings", "metrics", "whatif", "details", "curves", "categories")
 DEFAULT_OPEN = ("details",)
 TIMING_PARTS = ("load", "preprocess", "model", "match", "save")
@@ -96,7 +100,7 @@ class MatrixCell:
 class MatrixRow:
     name: str
     title: str
-    cells: list[MatrixCell]
+    cells: list[MatrixCell | None]  # None: an empty cell of a large matrix, shown blank
     total: int
 
 
@@ -115,23 +119,31 @@ def build_matrix(
     fragment_query = f"?{whatif.query}" if whatif else ""
     matrix = whatif.result.matrix if whatif else run.matrix
     diff = whatif.diff if whatif else None
+    compact = n > COMPACT_MATRIX_LABELS
     rows = []
     for r, counts in enumerate(matrix):
         total = sum(counts)
-        cells = [
-            MatrixCell(
-                row=r,
-                col=c,
-                count=count,
-                share=(count / total) if total else 0.0,
-                diagonal=r == c and r < n,
-                selected=selected == (r, c),
-                href=f"{page_url}?cell={r}-{c}&{open_value}{query}",
-                fragment_url=fragment_base.format(r, c) + fragment_query,
-                delta=diff[r][c] if diff is not None else None,
+        cells: list[MatrixCell | None] = []
+        for c, count in enumerate(counts):
+            delta = diff[r][c] if diff is not None else None
+            diagonal, chosen = r == c and r < n, selected == (r, c)
+            if compact and not (count or delta or diagonal or chosen):
+                cells.append(None)  # most of a large matrix: nothing to show, nothing to link
+                continue
+            linked = bool(count or delta)
+            cells.append(
+                MatrixCell(
+                    row=r,
+                    col=c,
+                    count=count,
+                    share=(count / total) if total else 0.0,
+                    diagonal=diagonal,
+                    selected=chosen,
+                    href=f"{page_url}?cell={r}-{c}&{open_value}{query}" if linked else "",
+                    fragment_url=fragment_base.format(r, c) + fragment_query if linked else "",
+                    delta=delta,
+                )
             )
-            for c, count in enumerate(counts)
-        ]
         title = _("missed annotations") if r == n else run.labels[r]
         rows.append(MatrixRow(row_name(run, r), title, cells, total))
     columns = [(name, name) for name in run.labels]
