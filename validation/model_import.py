@@ -13,6 +13,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from projects.cleaning import printable, text_problem
 from validation.model_scan import NotAnArchive, scan_model_file
 from validation.models import IMAGE_SIZE_RANGE, DetectionModel, Process
 from validation.queueing import CONTROL_QUEUE, named_queue, redis_connection
@@ -150,6 +151,12 @@ def check_labels(labels: list) -> list[str]:
         if not isinstance(label, str) or not label.strip() or len(label) > 100:
             raise ModelImportError(
                 _("Label %(label)r must be a name of 1 to 100 characters.") % {"label": label}
+            )
+        problem = text_problem(label)
+        if problem:
+            raise ModelImportError(
+                _("The label name “%(label)s” %(problem)s.")
+                % {"label": printable(label), "problem": problem}
             )
     if len(set(labels)) != len(labels):
         raise ModelImportError(_("Label names must be unique."))

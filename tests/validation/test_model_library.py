@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from tests.conftest import run_burst_worker
 from tests.jobs.tiny_models import BrightSpotDetector, export
+from validation.model_import import ModelImportError, check_labels
 from validation.models import DetectionModel, Process
 
 URL = "/models/"
@@ -101,6 +102,32 @@ def test_an_empty_label_entry_is_refused_next_to_the_field(
     field = response.context["form"].errors["labels"]
     assert position in field[0] and "empty" in field[0]
     assert DetectionModel.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown"),
+    [("scratch,st\x00ain", "Null characters"), ("scratch,stain\ncrack", "\\x0a")],
+)
+def test_a_label_with_a_control_character_or_surrogate_is_refused(
+    client, owner, process, labels, shown
+):
+    client.force_login(owner)
+
+    response = client.post(URL, _form(process, "ctl", "m.pt2", b"x" * 10, labels=labels))
+
+    assert response.status_code == 422
+    field = response.context["form"].errors["labels"][0]
+    assert shown in field
+    assert DetectionModel.objects.count() == 0
+
+
+@pytest.mark.parametrize("label", ["\ud800", "st\x00ain", "a\u2028b"])
+def test_label_names_read_from_a_model_file_must_be_clean_text(label):
+    with pytest.raises(ModelImportError) as caught:
+        check_labels(["scratch", label])
+
+    assert "The label name" in str(caught.value)
+    str(caught.value).encode()  # the message itself can be shown and logged
 
 
 @pytest.mark.parametrize("labels", ["scratch,,stain", "a,a"])
