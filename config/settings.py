@@ -118,6 +118,8 @@ INFERENCE_HEARTBEAT_SECONDS = env_int("INFERENCE_HEARTBEAT_SECONDS", 10)
 INFERENCE_STALE_SECONDS = env_int("INFERENCE_STALE_SECONDS", 60)
 INFERENCE_RECONCILE_SECONDS = env_int("INFERENCE_RECONCILE_SECONDS", 15)
 INFERENCE_QUEUED_GRACE_SECONDS = env_int("INFERENCE_QUEUED_GRACE_SECONDS", 30)
+# How long `manage.py validate` waits for a just-started worker to show up before it refuses.
+INFERENCE_WORKER_GRACE_SECONDS = env_int("INFERENCE_WORKER_GRACE_SECONDS", 10)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]

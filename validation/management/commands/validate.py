@@ -134,7 +134,7 @@ class Command(BaseCommand):
     def _wait_for_a_worker(self, device: str) -> None:
         """Refuse, before any run is made, a device whose queue no live worker serves (a
         worker just started gets a few seconds to publish itself)."""
-        deadline = time.monotonic() + getattr(settings, "INFERENCE_WORKER_GRACE_SECONDS", 10)
+        deadline = time.monotonic() + settings.INFERENCE_WORKER_GRACE_SECONDS
         while reason := devices.unserved_reason(device):
             if time.monotonic() >= deadline:
                 raise CommandError(f"device: {reason}", returncode=2)
