@@ -172,8 +172,9 @@ def _ratio(num: int, den: int) -> float | None:
     return None if den == 0 else num / den
 
 
-def _f1(p: float | None, r: float | None) -> float | None:
-    return None if p is None or r is None else (0.0 if p + r == 0 else 2 * p * r / (p + r))
+def _f1(tp: int, predictions: int, annotations: int) -> float | None:
+    """SPEC §5: 2·TP / (2·TP + FP + FN), undefined only with neither predictions nor annotations."""
+    return _ratio(2 * tp, predictions + annotations)
 
 
 def _metrics_by_hand(labels: list[str], matrix: np.ndarray, gt_counts: np.ndarray):
@@ -186,7 +187,7 @@ def _metrics_by_hand(labels: list[str], matrix: np.ndarray, gt_counts: np.ndarra
         per_label[name] = {
             "precision": p,
             "recall": r,
-            "f1": _f1(p, r),
+            "f1": _f1(int(tp[i]), int(preds[i]), int(gt_counts[i])),
             "ap50": None,
             "ap50_95": None,
             "annotations": int(gt_counts[i]),
@@ -195,7 +196,8 @@ def _metrics_by_hand(labels: list[str], matrix: np.ndarray, gt_counts: np.ndarra
         }
     p = _ratio(int(tp.sum()), int(preds.sum()))
     r = _ratio(int(tp.sum()), int(gt_counts.sum()))
-    return {"precision": p, "recall": r, "f1": _f1(p, r)}, per_label
+    f1 = _f1(int(tp.sum()), int(preds.sum()), int(gt_counts.sum()))
+    return {"precision": p, "recall": r, "f1": f1}, per_label
 
 
 def make_completed_run(project: Project, model: DetectionModel, user, **fields) -> InferenceRun:
