@@ -231,6 +231,7 @@ def test_a_stale_save_shows_the_message_and_reloads(
 
     expect(page.locator("[data-role=status]")).to_contain_text("Someone else saved")
     expect(page.locator("[data-action=reload]")).to_be_visible()
+    shoot(page, "editor-stale-save.png")
     assert list(Annotation.objects.filter(image=editor_world.image).values_list("pk", "x1")) == [
         (second.pk, second.x1)
     ]
