@@ -11,13 +11,13 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
+from imaging import exif_orientation
 from projects.datasets.report import ImportReport
 
 # Formats the portal accepts (JPEG covers MPO); identifying only these keeps Pillow away from EPS
 # (Ghostscript) and other decoders that have no place on an inspection line.
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
-_ORIENTATION_TAG = 0x0112
 _TURNED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 _PIXELS = re.compile(r"\((\d+) pixels\)")
 
@@ -104,16 +104,7 @@ def _decode(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
             if limit is not None and width * height > limit:
                 raise _PixelBomb(width * height)
             im.load()
-            orientation = _orientation(im)
+            orientation = exif_orientation(im)
     if orientation in _TURNED:
         return (height, width), (width, height)
     return (width, height), (width, height)
-
-
-def _orientation(im: Image.Image) -> int:
-    """The EXIF orientation, 1 when absent or unreadable (as ImageOps.exif_transpose reads it)."""
-    try:
-        value = im.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not sink the image
-        return 1
-    return value if isinstance(value, int) else 1
