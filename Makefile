@@ -71,6 +71,7 @@ cargo-test:
 ## bench: every benchmark, printing ratios against the peers measured in the same run
 bench: setup
 	$(PY) bench/metrics.py
+	$(PY) bench/evaluate_cli.py
 	$(PY) bench/pipeline.py --memory
 	$(PY) bench/instances_save.py
 	$(PY) bench/whatif.py

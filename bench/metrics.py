@@ -5,7 +5,8 @@
 Data: 5,000 images (500 with --quick), about 10 annotations and 50 scored predictions each,
 80 labels and a 10-label variant, from a fixed seed; each image's predictions in the order a
 detector emits them (best first). Every peer is checked to give the same numbers before it is
-timed; times are medians of the repeats, measured in this run.
+timed; times are medians of the repeats, measured in this run. The command line end to end
+(files in, printed result out) is bench/evaluate_cli.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import platform
 import statistics
@@ -283,51 +283,6 @@ def bench_coco_ap(run: dict, gt: dict, results: list, repeats: int, py_repeats: 
     }
 
 
-FASTER_E2E = textwrap.dedent(
-    """
-    import sys
-    from faster_coco_eval import COCO, COCOeval_faster
-    gt = COCO(sys.argv[1])
-    ev = COCOeval_faster(gt, gt.loadRes(sys.argv[2]), "bbox", print_function=lambda *a: None)
-    ev.evaluate(); ev.accumulate(); ev.summarize()
-    print(ev.stats[0], ev.stats[1])
-    """
-)
-
-
-def bench_cli(gt: dict, results: list, repeats: int) -> dict:
-    """`python -m validation.evaluate` vs a faster-coco-eval script, both end to end on files."""
-    with tempfile.TemporaryDirectory() as tmp:
-        g, p = Path(tmp, "gt.json"), Path(tmp, "results.json")
-        g.write_text(json.dumps(gt))
-        p.write_text(json.dumps(results))
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        cli = [
-            sys.executable,
-            "-m",
-            "validation.evaluate",
-            "--gt",
-            str(g),
-            "--pred",
-            str(p),
-            "--conf",
-            "0.25",
-        ]
-        peer = [sys.executable, "-c", FASTER_E2E, str(g), str(p)]
-
-        def call(cmd):
-            return subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
-
-        times = interleaved({"cli": lambda: call(cli), "peer": lambda: call(peer)}, repeats)
-        (cli_t, out), (peer_t, peer_out) = times["cli"], times["peer"]
-        summary, stats = json.loads(out), [float(v) for v in peer_out.split()]
-        assert (
-            abs(summary["map50_95"] - stats[0]) < 1e-6 and abs(summary["map50"] - stats[1]) < 1e-6
-        )
-        sizes = g.stat().st_size + p.stat().st_size
-    return {"metrics_rs CLI": cli_t, "faster-coco-eval": peer_t, "json_bytes": sizes}
-
-
 MEMORY_PROBE = textwrap.dedent(
     """
     import sys, numpy as np, metrics_rs
@@ -442,12 +397,6 @@ def main() -> int:
             line = ratio_line(f"coco_ap   vs {lib:<16}", t[ours], t[lib], target)
             failures += "BELOW" in line
             print(line)
-        t = bench_cli(gt, results, max(5, args.repeats // 2))
-        line = ratio_line(
-            "CLI e2e   vs faster-coco-eval", t["metrics_rs CLI"], t["faster-coco-eval"], 1
-        )
-        failures += "BELOW" in line
-        print(line + f"  ({t['json_bytes'] / 1e6:.1f} MB of JSON)")
         for dtypes, (inputs, peak) in bench_memory(run).items():
             ok = peak <= 2 * inputs
             failures += not ok

@@ -18,6 +18,7 @@ x2 < x1 or y2 < y1, thresholds out of range) raises ``ValueError`` naming the ar
 index. The work runs without the GIL, over all cores.
 """
 
+from os import PathLike
 from typing import Final, final
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "evaluate",
     "coco_ap",
     "sweep",
+    "read_coco",
     "Evaluation",
     "Sweep",
     "TRUE_POSITIVE",
@@ -212,4 +214,36 @@ def sweep(
 
     ``thresholds``: confidences in [0, 1], any order; default the 101-point grid
     ``0.00, 0.01, ..., 1.00``. Pass ``np.unique(pred_scores)`` for every step of the curves.
+    """
+
+def read_coco(
+    gt_path: str | PathLike[str], pred_path: str | PathLike[str]
+) -> tuple[
+    list[str],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+]:
+    """A COCO data set file and a COCO results file as the flat arrays of :func:`evaluate`.
+
+    Returns ``(labels, category_ids, image_ids, gt_boxes, gt_labels, gt_offsets, pred_boxes,
+    pred_labels, pred_scores, pred_offsets)``: labels are the category names by ascending id,
+    images by ascending id, boxes ``x1 y1 x2 y2`` (COCO's ``[x, y, w, h]`` converted), each
+    image's boxes in file order.
+
+    Both files are streamed (never held whole) and parsed at once, on two threads, without
+    the GIL. Fields COCO adds (``iscrowd``, ``area``, ``segmentation``...) are allowed and
+    ignored. A file that cannot be used raises ``ValueError`` whose message starts with the
+    file's path and locates the problem: ``not valid JSON (... at line L column C)`` (``NaN``
+    and ``Infinity`` are not JSON), or the element and field with line and column
+    (``pred.json[7]: "score": invalid type: string "high", expected a number at line 1 column
+    90``), or a COCO rule: a repeated image or category id, a category without a string name or
+    with a repeated name, a negative width or height, an ``image_id`` or ``category_id`` the
+    data set does not have.
     """

@@ -4,6 +4,9 @@
 //! default) only wires them to NumPy.
 
 pub mod coco;
+mod coco_fast;
+pub mod coco_files;
+mod coco_json;
 pub mod geometry;
 pub mod input;
 pub mod matching;

@@ -7,8 +7,10 @@ use numpy::{
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::path::PathBuf;
 
 use crate::coco;
+use crate::coco_files::{self, CocoArrays};
 use crate::input::{self, Boxes, Dataset, Floats, GroundTruth, InputError, Ints, Predictions};
 use crate::matching::{self, Thresholds};
 use crate::metrics::{Scores, f1, ratio};
@@ -551,12 +553,45 @@ impl Curves {
     }
 }
 
+type CocoTuple = (
+    Vec<String>,
+    Py<PyArray1<i64>>,
+    Py<PyArray1<i64>>,
+    Py<PyArray2<f64>>,
+    Py<PyArray1<i64>>,
+    Py<PyArray1<i64>>,
+    Py<PyArray2<f64>>,
+    Py<PyArray1<i64>>,
+    Py<PyArray1<f64>>,
+    Py<PyArray1<i64>>,
+);
+
+/// A COCO data set file and a COCO results file as flat arrays; see metrics_rs.pyi.
+#[pyfunction]
+fn read_coco(py: Python<'_>, gt_path: PathBuf, pred_path: PathBuf) -> PyResult<CocoTuple> {
+    let run: CocoArrays = py.detach(|| coco_files::read_coco(&gt_path, &pred_path))?;
+    let (n, m) = (run.gt_labels.len(), run.pred_labels.len());
+    Ok((
+        run.labels,
+        vector(py, run.category_ids),
+        vector(py, run.image_ids),
+        matrix(py, run.gt_boxes, (n, 4))?,
+        vector(py, run.gt_labels),
+        vector(py, run.gt_offsets),
+        matrix(py, run.pred_boxes, (m, 4))?,
+        vector(py, run.pred_labels),
+        vector(py, run.pred_scores),
+        vector(py, run.pred_offsets),
+    ))
+}
+
 /// The `metrics_rs` Python module.
 #[pymodule]
 fn metrics_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(coco_ap, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(read_coco, m)?)?;
     m.add_class::<PyEvaluation>()?;
     m.add_class::<PySweep>()?;
     m.add("TRUE_POSITIVE", matching::TRUE_POSITIVE)?;

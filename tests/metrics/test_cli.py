@@ -17,6 +17,8 @@ from pycocotools.cocoeval import COCOeval
 import metrics_rs
 from validation import evaluate as cli
 
+from .coco_reference import coco_to_arrays
+
 REPO = Path(__file__).resolve().parents[2]
 KEYS = {"labels", "rows", "columns", "matrix", "overall", "per_label", "map50", "map50_95"}
 LABEL_KEYS = {"precision", "recall", "f1", "ap50", "ap50_95", "annotations", "predictions"}
@@ -109,7 +111,7 @@ def test_json_output_has_exactly_the_listed_keys_and_matches_metrics_rs(tmp_path
     assert set(summary["overall"]) == {"precision", "recall", "f1"}
     assert all(set(m) == LABEL_KEYS for m in summary["per_label"].values())
 
-    run = cli.coco_to_arrays(gt, pred)
+    run = coco_to_arrays(gt, pred)
     ev = metrics_rs.evaluate(
         *run.arrays(),
         num_labels=3,
@@ -178,16 +180,26 @@ GOOD_PRED = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.
 @pytest.mark.parametrize(
     "gt,pred,file,message",
     [
-        ("{", GOOD_PRED, "gt.json", "not valid JSON (Expecting property name"),
-        (GOOD_GT, "[1, 2", "pred.json", "not valid JSON"),
+        (
+            "{",
+            GOOD_PRED,
+            "gt.json",
+            "not valid JSON (EOF while parsing an object at line 1 column 1)",
+        ),
+        (GOOD_GT, '[{"image_id": 1, "bbox": [0, ', "pred.json", "not valid JSON (EOF while"),
         ([], GOOD_PRED, "gt.json", "expected a COCO data set"),
-        ({**GOOD_GT, "images": None}, GOOD_PRED, "gt.json", "images: expected a list"),
+        (
+            {**GOOD_GT, "images": None},
+            GOOD_PRED,
+            "gt.json",
+            "images: invalid type: null, expected a list at line 1 column 15",
+        ),
         ({"images": [], "categories": []}, [], "gt.json", '"annotations" is missing'),
         (
             {**GOOD_GT, "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5]}]},
             GOOD_PRED,
             "gt.json",
-            'annotations[0]: "bbox" must be 4 numbers',
+            'annotations[0]: "bbox": invalid length 3, expected 4 numbers [x, y, w, h] at line',
         ),
         (
             {**GOOD_GT, "annotations": [{"image_id": 3, "category_id": 1, "bbox": [0, 0, 5, 5]}]},
@@ -230,13 +242,13 @@ GOOD_PRED = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.
             GOOD_GT,
             [{**GOOD_PRED[0], "score": "high"}],
             "pred.json",
-            '[0]: "score" must be a number',
+            '[0]: "score": invalid type: string "high", expected a number at line 1 column',
         ),
         (
             GOOD_GT,
             [{**GOOD_PRED[0], "score": float("nan")}],
             "pred.json",
-            '[0]: "score" is not finite',
+            "not valid JSON (expected value at line 1 column",
         ),
     ],
 )
@@ -296,3 +308,25 @@ def test_runs_as_a_module_without_django(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["per_label"]["scratch"]["f1"] == 1.0
+
+
+def test_the_command_reads_the_files_without_json_load(tmp_path, capsys, monkeypatch):
+    g, p = write(tmp_path, GOOD_GT, GOOD_PRED)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("json.load called")
+
+    monkeypatch.setattr(json, "load", refuse)
+    monkeypatch.setattr(json, "loads", refuse)
+    code, out, _ = run_cli(capsys, "--gt", g, "--pred", p)
+    assert code == 0 and '"scratch"' in out
+
+
+def test_the_output_equals_the_python_converters_on_the_same_files(tmp_path, capsys):
+    gt, pred = dataset(seed=11, images=60)
+    g, p = write(tmp_path, gt, pred)
+    code, out, _ = run_cli(capsys, "--gt", g, "--pred", p, "--format", "table")
+    run = coco_to_arrays(gt, pred, g, p)
+    thresholds = cli.label_thresholds(run.labels, 0.25, {})
+    assert code == 0
+    assert out == cli.format_table(cli.evaluate_run(run, thresholds, 0.5, 0.5)) + "\n"
