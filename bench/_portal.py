@@ -33,7 +33,7 @@ def synthetic_run(images: int = 2000, instances: int = 100_000, labels: int = 10
     from django.contrib.auth import get_user_model
 
     from projects.models import Image, Label, Project, Task
-    from validation.evaluation import _INSTANCE_DTYPE, write_instances
+    from validation.analysis.evaluation import _INSTANCE_DTYPE, write_instances
     from validation.models import DetectionModel, InferenceRun, Process
 
     rng = np.random.default_rng(seed)
@@ -116,7 +116,7 @@ def synthetic_run(images: int = 2000, instances: int = 100_000, labels: int = 10
 def synthetic_instance_rows(rng, image_ids, count: int, n: int):
     import numpy as np
 
-    from validation.evaluation import _INSTANCE_DTYPE
+    from validation.analysis.evaluation import _INSTANCE_DTYPE
 
     rows = np.zeros(count, dtype=_INSTANCE_DTYPE)
     rows["image_id"] = rng.choice(image_ids, count)

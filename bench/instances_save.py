@@ -18,7 +18,7 @@ def main() -> None:
     setup_django()
     from django.db import connection, transaction
 
-    from validation.evaluation import write_instances
+    from validation.analysis.evaluation import write_instances
     from validation.models import InferenceRun, Instance
 
     run, _user, rows, dtype = synthetic_run(images=2000, instances=COUNT)

@@ -75,7 +75,7 @@ def writer_loop(run_id: int, seconds: float) -> None:
     """
     from django.db import transaction
 
-    from validation.evaluation import write_instances
+    from validation.analysis.evaluation import write_instances
     from validation.models import Instance
 
     rows = None

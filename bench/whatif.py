@@ -42,8 +42,9 @@ def build_run(images: int, seed: int = 0):
     from django.db import transaction
 
     from projects.models import Annotation, Image, Label, Project, Task
-    from validation import evaluation, predictions
+    from validation.analysis import evaluation
     from validation.models import DetectionModel, InferenceRun, Process
+    from validation.runs import predictions
 
     rng = np.random.default_rng(seed)
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
@@ -186,8 +187,8 @@ def main() -> int:
     from django.test import Client
     from django.urls import reverse
 
-    from validation import evaluation, whatif
-    from validation.evaluation import Thresholds
+    from validation.analysis import evaluation, whatif
+    from validation.analysis.evaluation import Thresholds
 
     settings.ALLOWED_HOSTS = ["*"]
     print(f"machine: {machine()}")

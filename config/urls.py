@@ -15,6 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("projects/", include("projects.urls")),
-    path("api/", include("validation.api_urls")),
+    path("api/", include("validation.api.urls")),
     path("", include("validation.urls")),
 ]

@@ -28,7 +28,7 @@ class DetectionModelAdminForm(VersionedModelForm):
         fields = "__all__"  # noqa: DJ007 - the admin chooses the fields it shows
 
     def clean_file(self):
-        from validation.model_import import ModelImportError, check_model_file, format_for
+        from validation.modelfiles.importing import ModelImportError, check_model_file, format_for
 
         upload = self.cleaned_data.get("file")
         if upload is None or not hasattr(upload, "chunks"):
@@ -76,7 +76,7 @@ class DetectionModelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Probe again on a worker"))
     def probe_again(self, request, queryset):
-        from validation.model_import import queue_probe
+        from validation.modelfiles.importing import queue_probe
 
         for model in queryset:
             queue_probe(model)

@@ -16,9 +16,10 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from validation import engine, evaluation
-from validation import predictions as stored
+from validation import engine
+from validation.analysis import evaluation
 from validation.models import IMAGE_SIZE_RANGE, DetectionModel, InferenceRun, RunShard
+from validation.runs import predictions as stored
 
 log = logging.getLogger(__name__)
 Status = InferenceRun.Status
@@ -433,7 +434,7 @@ def reconcile_runs(now=None) -> list[int]:
 
     Returns the runs it failed. Any number of workers may call it at once.
     """
-    from validation.queueing import redis_connection
+    from validation.runs.queues import redis_connection
 
     now = now or timezone.now()
     stale = now - _seconds("INFERENCE_STALE_SECONDS", 60)
@@ -469,7 +470,7 @@ def _requeue_lost_probes(connection) -> None:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from validation.model_import import queue_probe
+    from validation.modelfiles.importing import queue_probe
 
     for model in DetectionModel.objects.filter(probe_status=DetectionModel.ProbeStatus.PENDING):
         try:
@@ -491,8 +492,8 @@ def _check_jobs(run: InferenceRun, connection, stale_before) -> str:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from validation.queueing import run_job_id
-    from validation.runs import enqueue_run
+    from validation.runs.queues import run_job_id
+    from validation.runs.start import enqueue_run
 
     jobs: dict[str, int | None]
     if run.shards.exists():

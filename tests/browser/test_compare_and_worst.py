@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
 from tests.validation.compare_world import B_PREDICTIONS, evaluated_run, model_b, run_pair
-from validation import comparison as cmp
+from validation.analysis import comparison as cmp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
 from tests.validation.run_world import make_evaluated_run
-from validation import whatif
+from validation.analysis import whatif
 from validation.models import InferenceRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -22,7 +22,7 @@ from projects.models import Annotation, Image, Task
 from tests.validation.compare_world import run_pair
 from tests.validation.export_world import make_evaluated_run
 from tests.validation.run_world import World
-from validation.api import create_token
+from validation.api.views import create_token
 from validation.models import ApiToken, InferenceRun, Instance
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -22,7 +22,7 @@ from tests.jobs.conftest import _model_row
 from tests.jobs.tiny_models import SlowDetector, export
 from validation.jobs import probe_model_job
 from validation.models import DetectionModel, InferenceRun, Instance
-from validation.runs import start_run
+from validation.runs.start import start_run
 
 # Worker timings for the tests: a run beats every second, is "lost" after 6 s of silence, each
 # worker reconciles every second, and a queued run whose job Redis lost is re-queued after 3 s.

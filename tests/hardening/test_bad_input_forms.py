@@ -18,7 +18,7 @@ from tests.hardening.corpus import coco_entries, zip_bytes
 from tests.hardening.corpus_forms import FormCase, all_form_cases
 from tests.validation.export_world import make_evaluated_run
 from tests.validation.run_world import World
-from validation.api import create_token
+from validation.api.views import create_token
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}

@@ -24,9 +24,9 @@ from tests.hardening.conftest import (
 )
 from validation.jobs import reconcile_runs
 from validation.models import InferenceRun, Instance
-from validation.queueing import CPU_QUEUE, named_queue, redis_connection
-from validation.runs import QueueUnavailable, cancel_run
-from validation.worker import build_worker
+from validation.runs.queues import CPU_QUEUE, named_queue, redis_connection
+from validation.runs.start import QueueUnavailable, cancel_run
+from validation.runs.worker import build_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -19,7 +19,7 @@ from tests.conftest import REPO_ROOT
 from tests.hardening.conftest import start, whole_or_nothing
 from validation.jobs import run_inference_job
 from validation.models import InferenceRun
-from validation.runs import reevaluate_run
+from validation.runs.start import reevaluate_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 WRITERS = 8
@@ -37,7 +37,7 @@ django.setup()
 from django.utils import timezone
 from projects.models import Annotation
 from validation.models import InferenceRun
-from validation.runs import reevaluate_run
+from validation.runs.start import reevaluate_run
 
 run_id, label_id, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 image_ids = [int(i) for i in sys.argv[4].split(",")]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from validation.forms import InferenceParametersForm
+from validation.forms.wizard import InferenceParametersForm
 from validation.jobs import probe_model_job, run_inference_job
 from validation.models import DetectionModel, InferenceRun
-from validation.runs import start_run
+from validation.runs.start import start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

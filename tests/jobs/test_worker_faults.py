@@ -14,7 +14,7 @@ from tests.conftest import REPO_ROOT
 from tests.jobs.conftest import _model_row
 from tests.jobs.tiny_models import SlowDetector, export
 from validation.models import InferenceRun, Instance
-from validation.runs import start_run
+from validation.runs.start import start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

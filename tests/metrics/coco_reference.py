@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from validation.evaluate import BadInput, CocoRun
+from validation.analysis.coco import BadInput, CocoRun
 
 
 def read_json(path: str | Path) -> Any:

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import metrics_rs
-from validation import evaluate as cli
+from validation.analysis import coco as cli
 
 from .coco_reference import coco_to_arrays
 
@@ -293,7 +293,7 @@ def test_runs_as_a_module_without_django(tmp_path):
     g, p = write(tmp_path, GOOD_GT, GOOD_PRED)
     code = (
         "import runpy, sys; sys.argv = ['x', '--gt', sys.argv[1], '--pred', sys.argv[2]];"
-        "import validation.evaluate;"
+        "import validation.analysis.coco;"
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules);"
         "runpy.run_module('validation.evaluate', run_name='__main__')"
     )

@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 
 import metrics_rs
-from validation.evaluate import metrics_summary
-from validation.evaluation import macro_averages
+from validation.analysis.coco import metrics_summary
+from validation.analysis.evaluation import macro_averages
 
 from .strategies import Run, runs, thresholds
 

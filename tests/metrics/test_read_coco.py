@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import metrics_rs
-from validation.evaluate import BadInput, CocoRun
+from validation.analysis.coco import BadInput, CocoRun
 
 from .coco_reference import coco_to_arrays, read_json
 

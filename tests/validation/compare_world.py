@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from tests.validation.run_world import World, make_model
-from validation import evaluation, predictions
+from validation.analysis import evaluation
 from validation.models import DetectionModel, InferenceRun
+from validation.runs import predictions
 
 B_LABELS = ["dent", "scratch", "crack", "划痕"]
 SCRATCH = (21, 21, 79, 71)

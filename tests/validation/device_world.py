@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from validation import devices
+from validation.runs import devices
 
 
 def publish_device(redis_url: str, key: str, kind: str) -> None:

@@ -18,7 +18,7 @@ from tests.validation.export_world import (
     make_run_without_predictions,
 )
 from tests.validation.run_world import World
-from validation.api import create_token
+from validation.api.views import create_token
 from validation.models import ApiToken, InferenceRun
 
 pytestmark = pytest.mark.django_db

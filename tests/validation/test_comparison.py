@@ -16,7 +16,7 @@ from tests.validation.compare_world import (
     run_pair,
 )
 from tests.validation.run_world import World
-from validation import comparison as cmp
+from validation.analysis import comparison as cmp
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from PIL import Image as PILImage
 from imaging import open_rgb
 from tests.imaging import samples
 from tests.validation.run_world import World, make_completed_run
-from validation import crops
 from validation.models import Instance
+from validation.presenters import crops
 
 
 def test_window_is_the_union_of_both_boxes_with_a_margin_clipped_to_the_image():

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from tests.validation.device_world import publish_device
 from tests.validation.run_world import World
-from validation import devices
 from validation.models import InferenceRun
+from validation.runs import devices
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from tests.validation.export_world import MATRIX, make_evaluated_run
 from tests.validation.run_world import World
-from validation import exports
+from validation.analysis import exports
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from tests.validation.export_world import (
     validation_images,
 )
 from tests.validation.run_world import World
-from validation import exports
+from validation.analysis import exports
 from validation.management.commands.validate import run_results
 from validation.models import InferenceRun
 

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.http import QueryDict
 
 from tests.validation.run_world import World
-from validation.forms import (
+from validation.analysis.whatif import WhatIfForm
+from validation.forms.wizard import (
     ConfidenceForm,
     DatasetModelForm,
     InferenceParametersForm,
@@ -21,7 +22,6 @@ from validation.forms import (
     source_to_rows,
     validate_run_settings,
 )
-from validation.whatif import WhatIfForm
 
 pytestmark = pytest.mark.django_db
 LABELS = ["scratch", "dent", "划痕", "crack"]
@@ -314,7 +314,7 @@ def test_step3_accepts_a_live_gpu_and_refuses_it_once_its_heartbeat_stops(
 ):
     import redis
 
-    from validation import devices
+    from validation.runs import devices
 
     settings.REDIS_URL = redis_server
     connection = redis.Redis.from_url(redis_server)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from tests.conftest import run_burst_worker
 from tests.jobs.tiny_models import BrightSpotDetector, export
-from validation.model_import import ModelImportError, check_labels
+from validation.modelfiles.importing import ModelImportError, check_labels
 from validation.models import DetectionModel, Process
 
 URL = "/models/"

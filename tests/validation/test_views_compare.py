@@ -10,7 +10,7 @@ from django.urls import reverse
 from projects.models import Annotation, Label
 from tests.validation.compare_world import A_PREDICTIONS, evaluated_run, model_b, run_pair
 from tests.validation.run_world import World
-from validation import comparison as cmp
+from validation.analysis import comparison as cmp
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests.validation.run_world import World, make_completed_run
-from validation.crops import crop_path
+from validation.presenters.crops import crop_path
 
 pytestmark = pytest.mark.django_db
 

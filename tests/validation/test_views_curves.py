@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from tests.validation.run_world import World, make_completed_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
-from validation import curves, whatif
-from validation.evaluation import Thresholds
+from validation.analysis import curves, whatif
+from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun
 from validation.views import wizard_state
 

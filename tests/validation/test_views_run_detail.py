@@ -13,8 +13,8 @@ from tests.validation.run_world import (
     make_completed_run,
     make_evaluated_run,
 )
-from validation import runs
 from validation.models import InferenceRun
+from validation.runs import start as runs
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

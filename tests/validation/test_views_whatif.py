@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from tests.validation.run_world import World, make_completed_run, make_evaluated_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
-from validation import evaluation, whatif
-from validation.evaluation import Thresholds
+from validation.analysis import evaluation, whatif
+from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db

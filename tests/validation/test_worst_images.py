@@ -6,8 +6,8 @@ import pytest
 
 from tests.validation.compare_world import B_PREDICTIONS, SCRATCH, evaluated_run, model_b
 from tests.validation.run_world import World
+from validation.analysis.worst_images import ERROR_KIND_KEYS, selected_kinds, worst_images
 from validation.models import InferenceRun, Instance
-from validation.worst_images import ERROR_KIND_KEYS, selected_kinds, worst_images
 
 pytestmark = pytest.mark.django_db
 

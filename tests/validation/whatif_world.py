@@ -6,8 +6,9 @@ import numpy as np
 
 from projects.models import Annotation, Image, Label, Project, Task
 from tests.validation.run_world import MODEL_LABELS, PROJECT_LABELS
-from validation import evaluation, predictions
+from validation.analysis import evaluation
 from validation.models import DetectionModel, InferenceRun
+from validation.runs import predictions
 
 
 def random_run(

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from validation.api import create_token
+from validation.api.views import create_token
 from validation.models import ApiToken
 from validation.views.access import fragment_or_page
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
-from validation import comparison as cmp
+from validation.analysis import comparison as cmp
 from validation.models import InferenceRun
 from validation.views.access import _get_run_for_user, visible_runs, wants_fragment
 

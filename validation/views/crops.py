@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import FileResponse, Http404
 from django.views.decorators.http import require_GET
 
-from validation.crops import CropUnavailable, get_crop
+from validation.presenters.crops import CropUnavailable, get_crop
 from validation.views.access import HtmxHttpRequest, _get_run_for_user, get_instance
 
 

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from validation import curves, whatif
-from validation.evaluation import Thresholds
+from validation.analysis import curves, whatif
+from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun
 from validation.views import wizard_state
 from validation.views.access import HtmxHttpRequest, _get_run_for_user, fragment_or_page

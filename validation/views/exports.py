@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from validation import exports
+from validation.analysis import exports
 from validation.models import InferenceRun
 from validation.views.access import _get_run_for_user
 

@@ -16,6 +16,13 @@ from django_htmx.http import push_url
 
 from projects.models import Annotation, Image
 from validation.models import InferenceRun, Instance
+from validation.presenters.results import (
+    cell_in_matrix,
+    col_name,
+    page_query,
+    parse_open,
+    row_name,
+)
 from validation.views.access import (
     HtmxHttpRequest,
     _get_run_for_user,
@@ -25,13 +32,6 @@ from validation.views.access import (
     page_params,
     parse_id,
     wants_fragment,
-)
-from validation.views.presentation import (
-    cell_in_matrix,
-    col_name,
-    page_query,
-    parse_open,
-    row_name,
 )
 
 INSTANCES_PER_PAGE = 50

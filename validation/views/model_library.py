@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from validation.model_forms import ModelUploadForm
-from validation.model_import import ModelImportError, import_model
+from validation.modelfiles.forms import ModelUploadForm
+from validation.modelfiles.importing import ModelImportError, import_model
 from validation.models import DetectionModel
 
 

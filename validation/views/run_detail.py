@@ -8,11 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, reswap, retarget
 
-from validation import devices, runs, whatif
+from validation.analysis import whatif
 from validation.models import InferenceRun
-from validation.views import whatif as whatif_views
-from validation.views.access import HtmxHttpRequest, _get_run_for_user, page_params, wants_fragment
-from validation.views.presentation import (
+from validation.presenters.results import (
     category_headers,
     category_table,
     describe_changes,
@@ -21,6 +19,10 @@ from validation.views.presentation import (
     sort_links,
     timing_rows,
 )
+from validation.runs import devices
+from validation.runs import start as runs
+from validation.views import whatif as whatif_views
+from validation.views.access import HtmxHttpRequest, _get_run_for_user, page_params, wants_fragment
 
 TEMPLATE = "validation/run_detail.html"
 STOP_POLLING = 286

@@ -21,19 +21,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from projects.models import Image
-from validation import derived, whatif
-from validation.crops import CropUnavailable, cached_crop, crop_digest
+from validation.analysis import whatif
 from validation.models import InferenceRun, Instance
-from validation.views.access import (
-    HtmxHttpRequest,
-    _get_run_for_user,
-    get_run_image,
-    page_params,
-    wants_fragment,
-)
-from validation.views.instances import INSTANCES_PER_PAGE, KIND_CODES, image_context
-from validation.views.instances import cell_context as db_cell_context
-from validation.views.presentation import (
+from validation.presenters.crops import CropUnavailable, cached_crop, crop_digest
+from validation.presenters.results import (
     build_matrix,
     category_headers,
     category_table,
@@ -44,6 +35,16 @@ from validation.views.presentation import (
     sort_links,
     timing_rows,
 )
+from validation.runs import derive as derived
+from validation.views.access import (
+    HtmxHttpRequest,
+    _get_run_for_user,
+    get_run_image,
+    page_params,
+    wants_fragment,
+)
+from validation.views.instances import INSTANCES_PER_PAGE, KIND_CODES, image_context
+from validation.views.instances import cell_context as db_cell_context
 
 TEMPLATE = "validation/run_whatif.html"
 PAGE_KEYS = ("open", "cell", "actual", "sort")
@@ -165,7 +166,7 @@ class WhatIfItem:
 
 
 def _signer(run: InferenceRun) -> signing.Signer:
-    return signing.Signer(salt=f"validation.whatif-crop.{run.pk}")
+    return signing.Signer(salt=f"validation.analysis.whatif-crop.{run.pk}")
 
 
 def _box_text(box: tuple[float, float, float, float] | None) -> str:

@@ -10,8 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from validation import runs
-from validation.forms import (
+from validation.forms.wizard import (
     DEFAULT_BASE_CONFIDENCE,
     ConfidenceForm,
     DatasetModelForm,
@@ -27,6 +26,7 @@ from validation.forms import (
     source_to_rows,
 )
 from validation.models import InferenceRun, Process
+from validation.runs import start as runs
 from validation.views import wizard_state
 from validation.views.access import HtmxHttpRequest, first_by_pk, wants_fragment
 

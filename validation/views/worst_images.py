@@ -14,9 +14,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
+from validation.analysis.worst_images import (
+    ERROR_KIND_KEYS,
+    ERROR_KINDS,
+    selected_kinds,
+    worst_images,
+)
 from validation.models import InferenceRun
 from validation.views.access import _get_run_for_user, wants_fragment
-from validation.worst_images import ERROR_KIND_KEYS, ERROR_KINDS, selected_kinds, worst_images
 
 TEMPLATE = "validation/worst_images.html"
 IMAGES_PER_PAGE = 48

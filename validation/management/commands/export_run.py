@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from django.core.management.base import BaseCommand, CommandError
 
-from validation import exports
+from validation.analysis import exports
 from validation.models import InferenceRun
 
 FORMATS = ("json", "matrix-csv", "per-label-csv", "instances-csv", "coco")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from validation.model_import import ModelImportError, import_model, parse_labels
+from validation.modelfiles.importing import ModelImportError, import_model, parse_labels
 from validation.models import DetectionModel, Process
 
 

@@ -7,10 +7,10 @@ import re
 
 from django.core.management.base import BaseCommand, CommandError
 
-from validation import devices
 from validation.engine.memory import keep_freed_memory
-from validation.queueing import redis_connection
-from validation.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
+from validation.runs import devices
+from validation.runs.queues import redis_connection
+from validation.runs.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
 
 
 class Command(BaseCommand):

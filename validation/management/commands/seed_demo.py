@@ -12,7 +12,7 @@ from django.db import transaction
 
 from projects.datasets.importer import import_dataset
 from projects.models import Project, Task
-from validation.model_import import import_model
+from validation.modelfiles.importing import import_model
 from validation.models import DetectionModel, Process
 
 DEMO_PROJECT = "Metal surfaces (demo)"

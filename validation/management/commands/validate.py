@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 
 from projects.cleaning import NumberError, parse_number, printable
 from projects.models import Project
-from validation import devices
-from validation.evaluation import macro_averages
-from validation.forms import validate_run_settings
+from validation.analysis.evaluation import macro_averages
+from validation.forms.wizard import validate_run_settings
 from validation.models import DetectionModel, InferenceRun
-from validation.runs import QueueUnavailable, start_run
+from validation.runs import devices
+from validation.runs.start import QueueUnavailable, start_run
 
 
 def _by_name_or_id(queryset, value: str, what: str):

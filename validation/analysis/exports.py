@@ -21,10 +21,10 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from validation import predictions as stored
-from validation.evaluation import Thresholds, macro_averages
+from validation.analysis.evaluation import Thresholds, macro_averages
 from validation.management.commands.validate import run_results
 from validation.models import InferenceRun, Instance
+from validation.runs import predictions as stored
 
 BOM = "\ufeff"
 # Cells starting with these are formulas to Excel and LibreOffice (CSV injection).

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from validation.exports import run_document, run_queryset
+from validation.analysis.exports import run_document, run_queryset
 from validation.models import ApiToken, InferenceRun
 from validation.views.access import parse_id, visible_runs
 
@@ -167,7 +167,7 @@ def api_run_list(request: HttpRequest) -> JsonResponse:
 
 @api_view
 def api_run_detail(request: HttpRequest, pk: int) -> JsonResponse:
-    """The whole run document (see validation.exports.run_document)."""
+    """The whole run document (see validation.analysis.exports.run_document)."""
     run = run_queryset().filter(pk=pk, pk__in=visible_runs(request.user).values("pk")).first()
     if run is None:
         return _error(_("No such run."), 404)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from validation import api
+from validation.api import views as api
 
 app_name = "api"
 urlpatterns = [

@@ -1,6 +1,6 @@
 """Per-label precision–recall and F1-versus-confidence curves, recommended confidences, and the
 deployment config built from them. Everything comes from ``metrics_rs.sweep`` (through
-``validation.evaluation``); nothing is written.
+``validation.analysis.evaluation``); nothing is written.
 
 A sweep applies one confidence to every label at a time, so a label's curve is read on its own;
 with different confidences per label its figures can move slightly, because predictions of other
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from validation import evaluation
-from validation.evaluation import Thresholds
+from validation.analysis import evaluation
+from validation.analysis.evaluation import Thresholds
+from validation.analysis.whatif import RunData, run_data
 from validation.models import InferenceRun
-from validation.whatif import RunData, run_data
 
 GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
 MARKER_EVERY = 0.05  # a hover point every 0.05 of confidence

@@ -7,7 +7,7 @@ from pathlib import Path
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from validation.model_import import ModelImportError, format_for, parse_labels
+from validation.modelfiles.importing import ModelImportError, format_for, parse_labels
 from validation.models import IMAGE_SIZE_RANGE, DetectionModel, Process
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from validation.evaluation import macro_averages
+from validation.analysis.evaluation import macro_averages
 from validation.models import InferenceRun
 
 # Above this many labels the matrix leaves its empty cells blank, neighbours merged into one

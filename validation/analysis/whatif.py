@@ -17,11 +17,11 @@ from django import forms
 from django.utils.translation import gettext as _
 
 from projects.cleaning import NumberField
-from validation import evaluation
-from validation import predictions as stored
-from validation.evaluation import Thresholds
-from validation.forms import ConfidenceForm, check_label_confidences
+from validation.analysis import evaluation
+from validation.analysis.evaluation import Thresholds
+from validation.forms.wizard import ConfidenceForm, check_label_confidences
 from validation.models import InferenceRun, Instance
+from validation.runs import predictions as stored
 
 PREFIX = "wi_"
 LABEL_PREFIX = "wi_lc."

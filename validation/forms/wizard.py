@@ -28,9 +28,9 @@ from projects.cleaning import (
     text_problem,
 )
 from projects.models import Project, Task
-from validation import devices
-from validation.evaluation import axis_labels
+from validation.analysis.evaluation import axis_labels
 from validation.models import BATCH_SIZE_RANGE, IMAGE_SIZE_RANGE, DetectionModel, Process
+from validation.runs import devices
 
 DEFAULT_BASE_CONFIDENCE = 0.25
 DEFAULT_BATCH_SIZE = 8

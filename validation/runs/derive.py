@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from validation import evaluation, whatif
-from validation import predictions as stored
-from validation.evaluation import Thresholds
+from validation.analysis import evaluation, whatif
+from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun, LabelConfidence
+from validation.runs import predictions as stored
 
 # A second click within this time with the same thresholds opens the run the first one made.
 REPEAT_WINDOW = timedelta(seconds=60)

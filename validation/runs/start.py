@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from validation import evaluation
+from validation.analysis import evaluation
 from validation.models import InferenceRun, LabelConfidence, RunShard
-from validation.queueing import queue_for_device, redis_connection, run_job_id
+from validation.runs.queues import queue_for_device, redis_connection, run_job_id
 
 
 class QueueUnavailable(Exception):

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from projects.cleaning import printable, text_problem
-from validation.model_scan import NotAnArchive, scan_model_file
+from validation.modelfiles.scan import NotAnArchive, scan_model_file
 from validation.models import IMAGE_SIZE_RANGE, DetectionModel, Process
-from validation.queueing import CONTROL_QUEUE, named_queue, redis_connection
+from validation.runs.queues import CONTROL_QUEUE, named_queue, redis_connection
 
 SUFFIX_FORMATS = {".pt2": "export", ".pt": "torchscript", ".torchscript": "torchscript"}
 MAX_MODEL_BYTES = 2 * 1024**3
