@@ -62,7 +62,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	cd metrics_rs && cargo fmt --check
 	cd metrics_rs && cargo clippy --all-targets --quiet -- -D warnings
-	$(VENV)/bin/mypy config projects validation imaging
+	$(VENV)/bin/mypy config projects validation imaging picklecheck
+	$(VENV)/bin/lint-imports
 	cd metrics_rs && ../$(PY) -m mypy.stubtest metrics_rs --allowlist stubtest-allowlist.txt
 
 cargo-test:

@@ -42,9 +42,8 @@ def build_run(images: int, seed: int = 0):
     from django.db import transaction
 
     from projects.models import Annotation, Image, Label, Project, Task
-    from validation.analysis import evaluation
+    from validation.analysis import evaluation, predictions
     from validation.models import DetectionModel, InferenceRun, Process
-    from validation.runs import predictions
 
     rng = np.random.default_rng(seed)
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")

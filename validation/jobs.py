@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 
 from validation import engine
 from validation.analysis import evaluation
+from validation.analysis import predictions as stored
 from validation.models import IMAGE_SIZE_RANGE, DetectionModel, InferenceRun, RunShard
-from validation.runs import predictions as stored
 
 log = logging.getLogger(__name__)
 Status = InferenceRun.Status
@@ -434,7 +434,7 @@ def reconcile_runs(now=None) -> list[int]:
 
     Returns the runs it failed. Any number of workers may call it at once.
     """
-    from validation.runs.queues import redis_connection
+    from validation.queues import redis_connection
 
     now = now or timezone.now()
     stale = now - _seconds("INFERENCE_STALE_SECONDS", 60)
@@ -492,7 +492,7 @@ def _check_jobs(run: InferenceRun, connection, stale_before) -> str:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from validation.runs.queues import run_job_id
+    from validation.queues import run_job_id
     from validation.runs.start import enqueue_run
 
     jobs: dict[str, int | None]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from validation.modelfiles.scan import NotAnArchive, scan_model_file
+from picklecheck.scan import NotAnArchive, scan_model_file
 
 PROTO4 = b"\x80\x04"
 STACK_GLOBAL, REDUCE, STOP, POP, DUP, MEMOIZE, TUPLE1 = (

@@ -219,7 +219,7 @@ torch._C._cuda_getDeviceCount = lambda *a: asked.append(1) or count(*a)
 torch.cuda.init = lambda: asked.append(1)
 import django
 django.setup()
-from validation.runs.queues import redis_connection
+from validation.queues import redis_connection
 from validation.runs.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
 warm_up_model_loading()
 worker = build_worker("test-host", "cuda:0", redis_connection(), name="cuda-spy")

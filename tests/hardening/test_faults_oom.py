@@ -12,10 +12,10 @@ from torch import nn
 from tests.hardening.conftest import start, wait_ended, wait_for, whole_or_nothing
 from tests.jobs.conftest import LABELS
 from tests.jobs.tiny_models import BrightSpotDetector
+from validation.analysis import predictions as stored
 from validation.modelfiles.importing import import_model
 from validation.models import DetectionModel, InferenceRun, Process
-from validation.runs import predictions as stored
-from validation.runs.queues import CPU_QUEUE, named_queue
+from validation.queues import CPU_QUEUE, named_queue
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

@@ -24,7 +24,7 @@ from tests.hardening.conftest import (
 )
 from validation.jobs import reconcile_runs
 from validation.models import InferenceRun, Instance
-from validation.runs.queues import CPU_QUEUE, named_queue, redis_connection
+from validation.queues import CPU_QUEUE, named_queue, redis_connection
 from validation.runs.start import QueueUnavailable, cancel_run
 from validation.runs.worker import build_worker
 

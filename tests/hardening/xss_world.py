@@ -12,10 +12,9 @@ from django.urls import reverse
 
 from projects.models import Annotation, Image, Label, Project, Task
 from tests.validation.run_world import add_image
-from validation.analysis import evaluation
+from validation.analysis import evaluation, predictions
 from validation.api.views import create_token
 from validation.models import DetectionModel, InferenceRun, Instance, Process
-from validation.runs import predictions
 
 SCRIPT = '"><script>window.__xss=1</script>'
 IMG = "<img src=x onerror=alert(1)>"

@@ -12,9 +12,9 @@ import metrics_rs
 from tests.conftest import run_burst_worker
 from validation import engine
 from validation.analysis import evaluation
+from validation.analysis import predictions as stored
 from validation.jobs import model_spec, reconcile_runs, run_inference_job
 from validation.models import InferenceRun, Instance
-from validation.runs import predictions as stored
 from validation.runs.start import QueueUnavailable, cancel_run, reevaluate_run, start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -216,7 +216,7 @@ def test_reconciler_fails_a_shard_taken_by_a_worker_that_died_before_its_horse_s
     from rq import Queue, Worker
 
     from validation.jobs import run_shard_job
-    from validation.runs.queues import queue_for_device
+    from validation.queues import queue_for_device
 
     settings.INFERENCE_SHARD_SIZE = 6
     run = _start(tiny_model, validation_project, owner)

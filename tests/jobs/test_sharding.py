@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT, run_burst_worker
+from validation.analysis import predictions as stored
 from validation.models import InferenceRun, Instance, RunShard
-from validation.runs import predictions as stored
 from validation.runs.start import start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]

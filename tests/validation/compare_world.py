@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from tests.validation.run_world import World, make_model
-from validation.analysis import evaluation
+from validation.analysis import evaluation, predictions
 from validation.models import DetectionModel, InferenceRun
-from validation.runs import predictions
 
 B_LABELS = ["dent", "scratch", "crack", "划痕"]
 SCRATCH = (21, 21, 79, 71)

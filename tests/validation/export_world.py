@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from projects.models import Image
+from validation.analysis import predictions as stored
 from validation.analysis.evaluation import evaluate_stored_run, store_evaluation
 from validation.models import InferenceRun, LabelConfidence
-from validation.runs import predictions as stored
 
 LABELS = ["scratch", "dent", "划痕", "crack"]
 SCRATCH, DENT, HUAHEN = 0, 1, 2

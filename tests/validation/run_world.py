@@ -242,8 +242,7 @@ PREDICTIONS = [
 
 def make_evaluated_run(project: Project, model: DetectionModel, user, **fields) -> InferenceRun:
     """A completed run whose stored predictions metrics_rs evaluated, as a worker would."""
-    from validation.analysis import evaluation
-    from validation.runs import predictions
+    from validation.analysis import evaluation, predictions
 
     run = InferenceRun.objects.create(
         process=model.process,

@@ -11,7 +11,7 @@ from tests.validation.run_world import World
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import curves, evaluation, whatif
 from validation.analysis.evaluation import GroundTruth, Thresholds
-from validation.runs.predictions import StoredPredictions
+from validation.analysis.predictions import StoredPredictions
 
 A = (0.0, 0.0, 10.0, 10.0)
 B = (20.0, 0.0, 30.0, 10.0)

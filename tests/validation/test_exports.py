@@ -26,7 +26,7 @@ from tests.validation.export_world import (
 )
 from tests.validation.run_world import World
 from validation.analysis import exports
-from validation.management.commands.validate import run_results
+from validation.analysis.exports import run_results
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db

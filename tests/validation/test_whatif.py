@@ -14,9 +14,9 @@ from tests.validation.export_world import make_evaluated_run as make_known_run
 from tests.validation.run_world import World, make_evaluated_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import evaluation, whatif
+from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun, Instance
-from validation.runs import predictions as stored
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,8 @@ import numpy as np
 
 from projects.models import Annotation, Image, Label, Project, Task
 from tests.validation.run_world import MODEL_LABELS, PROJECT_LABELS
-from validation.analysis import evaluation
+from validation.analysis import evaluation, predictions
 from validation.models import DetectionModel, InferenceRun
-from validation.runs import predictions
 
 
 def random_run(

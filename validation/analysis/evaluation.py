@@ -11,9 +11,9 @@ from django.utils import timezone
 
 import metrics_rs
 from projects.models import Annotation
+from validation.analysis import predictions as stored
 from validation.analysis.coco import metrics_summary
 from validation.models import InferenceRun, Instance
-from validation.runs import predictions as stored
 
 MISSED = Instance.Kind.MISSED.value
 DROPPED = 5

@@ -21,10 +21,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds, macro_averages
-from validation.management.commands.validate import run_results
 from validation.models import InferenceRun, Instance
-from validation.runs import predictions as stored
 
 BOM = "\ufeff"
 # Cells starting with these are formulas to Excel and LibreOffice (CSV injection).
@@ -303,6 +302,29 @@ def coco_results(run: InferenceRun) -> Iterator[str]:
 
 def _when(value) -> str | None:
     return value.isoformat() if value else None
+
+
+def run_results(run: InferenceRun) -> dict:
+    """The evaluation command's JSON keys plus the run id, status and timing breakdown."""
+    labels = list(run.labels)
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "error": run.error_message or None,
+        "labels": labels,
+        "rows": labels + ["{}"],
+        "columns": labels + ["BG", "LOC"],
+        "matrix": run.matrix,
+        "overall": {"precision": run.precision, "recall": run.recall, "f1": run.f1},
+        "macro": macro_averages(run.per_label),
+        "per_label": {
+            name: {k: v for k, v in m.items() if k != "tp"} for name, m in run.per_label.items()
+        },
+        "map50": run.map50,
+        "map50_95": run.map50_95,
+        "timing": run.timing,
+        "skipped_images": run.skipped_images,
+    }
 
 
 def run_document(run: InferenceRun) -> dict:

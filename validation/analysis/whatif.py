@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 
 from projects.cleaning import NumberField
 from validation.analysis import evaluation
+from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds
 from validation.forms.wizard import ConfidenceForm, check_label_confidences
 from validation.models import InferenceRun, Instance
-from validation.runs import predictions as stored
 
 PREFIX = "wi_"
 LABEL_PREFIX = "wi_lc."

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from validation.modelfiles.scan import NotAnArchive, scan_model_file
+from picklecheck.scan import NotAnArchive, scan_model_file
 
 from .metadata import EXTRA_FILE_NAMES, read_extra_files
 from .types import EngineError, ModelLoadError, ModelSpec

@@ -13,10 +13,10 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from picklecheck.scan import NotAnArchive, scan_model_file
 from projects.cleaning import printable, text_problem
-from validation.modelfiles.scan import NotAnArchive, scan_model_file
 from validation.models import IMAGE_SIZE_RANGE, DetectionModel, Process
-from validation.runs.queues import CONTROL_QUEUE, named_queue, redis_connection
+from validation.queues import CONTROL_QUEUE, named_queue, redis_connection
 
 SUFFIX_FORMATS = {".pt2": "export", ".pt": "torchscript", ".torchscript": "torchscript"}
 MAX_MODEL_BYTES = 2 * 1024**3

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from validation.analysis import evaluation, whatif
+from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun, LabelConfidence
-from validation.runs import predictions as stored
 
 # A second click within this time with the same thresholds opens the run the first one made.
 REPEAT_WINDOW = timedelta(seconds=60)

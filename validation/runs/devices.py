@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import redis
 from django.utils.translation import gettext as _
 
-from validation.runs.queues import redis_connection
+from validation.queues import redis_connection
 
 DEVICE_KEY_PREFIX = "portal:device:"
 HEARTBEAT_SECONDS = 5

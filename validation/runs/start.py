@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from validation.analysis import evaluation
 from validation.models import InferenceRun, LabelConfidence, RunShard
-from validation.runs.queues import queue_for_device, redis_connection, run_job_id
+from validation.queues import queue_for_device, redis_connection, run_job_id
 
 
 class QueueUnavailable(Exception):

@@ -18,8 +18,8 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from validation.jobs import fail_unfinished, mark_taken, reconcile_runs
+from validation.queues import CONTROL_QUEUE, CPU_QUEUE, POOL_QUEUE, named_queue
 from validation.runs import devices
-from validation.runs.queues import CONTROL_QUEUE, CPU_QUEUE, POOL_QUEUE, named_queue
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)

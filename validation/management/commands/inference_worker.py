@@ -8,8 +8,8 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 
 from validation.engine.memory import keep_freed_memory
+from validation.queues import redis_connection
 from validation.runs import devices
-from validation.runs.queues import redis_connection
 from validation.runs.worker import DeviceHeartbeat, build_worker, warm_up_model_loading
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from projects.cleaning import NumberError, parse_number, printable
 from projects.models import Project
-from validation.analysis.evaluation import macro_averages
+from validation.analysis.exports import run_results
 from validation.forms.wizard import validate_run_settings
 from validation.models import DetectionModel, InferenceRun
 from validation.runs import devices
@@ -25,29 +25,6 @@ def _by_name_or_id(queryset, value: str, what: str):
     if len(items) != 1:
         raise CommandError(f"{what} {value!r}: " + ("not found" if not items else "ambiguous"))
     return items[0]
-
-
-def run_results(run: InferenceRun) -> dict:
-    """The evaluation command's JSON keys plus the run id, status and timing breakdown."""
-    labels = list(run.labels)
-    return {
-        "run": run.pk,
-        "status": run.status,
-        "error": run.error_message or None,
-        "labels": labels,
-        "rows": labels + ["{}"],
-        "columns": labels + ["BG", "LOC"],
-        "matrix": run.matrix,
-        "overall": {"precision": run.precision, "recall": run.recall, "f1": run.f1},
-        "macro": macro_averages(run.per_label),
-        "per_label": {
-            name: {k: v for k, v in m.items() if k != "tp"} for name, m in run.per_label.items()
-        },
-        "map50": run.map50,
-        "map50_95": run.map50_95,
-        "timing": run.timing,
-        "skipped_images": run.skipped_images,
-    }
 
 
 class Command(BaseCommand):
