@@ -9,17 +9,19 @@ from django.core.management import CommandError, call_command
 from django.http import QueryDict
 
 from tests.validation.run_world import World
-from validation.analysis.whatif import WhatIfForm
-from validation.forms.wizard import (
+from validation.forms.confidences import (
     ConfidenceForm,
-    DatasetModelForm,
-    InferenceParametersForm,
     LabelConfidenceError,
     parse_source,
-    project_summary,
     rows_to_source,
-    run_labels,
     source_to_rows,
+)
+from validation.forms.whatif import WhatIfForm
+from validation.forms.wizard import (
+    DatasetModelForm,
+    InferenceParametersForm,
+    project_summary,
+    run_labels,
     validate_run_settings,
 )
 

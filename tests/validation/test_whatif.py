@@ -10,12 +10,13 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.validation.export_world import make_evaluated_run as make_known_run
-from tests.validation.run_world import World, make_evaluated_run
+from tests.validation.export_world import make_known_run
+from tests.validation.run_world import World, make_five_per_image_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import evaluation, whatif
 from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds
+from validation.forms.whatif import WhatIfForm
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +184,7 @@ def test_image_predictions_are_the_kept_ones_of_that_image(run):
 
 
 def test_evaluated_run_from_the_page_world(world):
-    run = make_evaluated_run(world.project, world.model, world.owner)
+    run = make_five_per_image_run(world.project, world.model, world.owner)
     result = whatif.evaluate(run, Thresholds(0.7, {}, 0.3, 0.5))
     n = len(result.labels)
     # Per image, only the scratch predictions at 0.95 and 0.80 stay (SPEC §4.1).
@@ -195,8 +196,8 @@ def test_evaluated_run_from_the_page_world(world):
 LABELS = ["scratch", "dent", "划痕", "crack"]
 
 
-def form(query: str) -> whatif.WhatIfForm:
-    return whatif.WhatIfForm(QueryDict(query), labels=LABELS)
+def form(query: str) -> WhatIfForm:
+    return WhatIfForm(QueryDict(query), labels=LABELS)
 
 
 def test_form_reads_label_confidences_from_both_spellings():
@@ -214,7 +215,7 @@ def test_canonical_query_reads_back_the_same_thresholds():
     for key, value in whatif.query_items(thresholds, LABELS):
         query.appendlist(key, value)
     assert query.urlencode().startswith("wi_base=0.1&wi_iou=0.45&wi_low=0.5&wi_lc=dent%3A0.7")
-    f = whatif.WhatIfForm(query, labels=LABELS)
+    f = WhatIfForm(query, labels=LABELS)
     assert f.is_valid() and f.thresholds() == thresholds
 
 

@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django import forms
-from django.utils.translation import gettext as _
 
-from projects.cleaning import NumberField
 from validation.analysis import evaluation
 from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds
-from validation.forms.wizard import ConfidenceForm, check_label_confidences
 from validation.models import InferenceRun, Instance
 
 PREFIX = "wi_"
@@ -243,49 +239,37 @@ def _box(boxes: np.ndarray, i: int) -> tuple[float, float, float, float]:
 def members(result: WhatIf, entries: Cell, indices: np.ndarray) -> list[Member]:
     """The entries at these positions of the cell (a page), as Instance-like records."""
     data = result.data
-    preds, gt = data.preds, data.gt
-    out: list[Member] = []
     if entries.side == "gt":
-        images = preds.image_ids[np.searchsorted(gt.offsets, indices, side="right") - 1]
-        for j, image_id in zip(indices.tolist(), images.tolist(), strict=True):
-            ann = int(gt.annotation_ids[j])
-            out.append(
-                Member(
-                    key=f"a{ann}",
-                    image_id=int(image_id),
-                    row=entries.row,
-                    col=entries.col,
-                    kind=MISSED,
-                    actual_label=int(gt.labels[j]),
-                    annotation_id=ann,
-                    prediction_index=None,
-                    score=None,
-                    iou=None,
-                    prediction_box=None,
-                    annotation_box=_box(gt.boxes, j),
-                )
-            )
-        return out
-    images = preds.image_ids[np.searchsorted(preds.offsets, indices, side="right") - 1]
-    for i, image_id in zip(indices.tolist(), images.tolist(), strict=True):
-        g = int(result.pred_gt[i])
-        out.append(
-            Member(
-                key=f"p{i}",
-                image_id=int(image_id),
-                row=entries.row,
-                col=entries.col,
-                kind=int(result.pred_kind[i]),
-                actual_label=int(gt.labels[g]) if g >= 0 else None,
-                annotation_id=int(gt.annotation_ids[g]) if g >= 0 else None,
-                prediction_index=i,
-                score=float(preds.scores[i]),
-                iou=float(result.pred_iou[i]) if g >= 0 else None,
-                prediction_box=_box(preds.boxes, i),
-                annotation_box=_box(gt.boxes, g) if g >= 0 else None,
-            )
-        )
-    return out
+        images = data.preds.image_ids[np.searchsorted(data.gt.offsets, indices, side="right") - 1]
+        return [
+            _member(result, entries, int(image_id), j, None)
+            for j, image_id in zip(indices.tolist(), images.tolist(), strict=True)
+        ]
+    images = data.preds.image_ids[np.searchsorted(data.preds.offsets, indices, side="right") - 1]
+    return [
+        _member(result, entries, int(image_id), int(result.pred_gt[i]), i)
+        for i, image_id in zip(indices.tolist(), images.tolist(), strict=True)
+    ]
+
+
+def _member(result: WhatIf, entries: Cell, image_id: int, g: int, i: int | None) -> Member:
+    """Prediction i (None: a missed annotation) with annotation g (-1: none) as a record."""
+    preds, gt = result.data.preds, result.data.gt
+    annotation = int(gt.annotation_ids[g]) if g >= 0 else None
+    return Member(
+        key=f"a{annotation}" if i is None else f"p{i}",
+        image_id=image_id,
+        row=entries.row,
+        col=entries.col,
+        kind=MISSED if i is None else int(result.pred_kind[i]),
+        actual_label=int(gt.labels[g]) if g >= 0 else None,
+        annotation_id=annotation,
+        prediction_index=i,
+        score=None if i is None else float(preds.scores[i]),
+        iou=float(result.pred_iou[i]) if i is not None and g >= 0 else None,
+        prediction_box=None if i is None else _box(preds.boxes, i),
+        annotation_box=_box(gt.boxes, g) if g >= 0 else None,
+    )
 
 
 def members_by_key(result: WhatIf, keys: list[str]) -> list[Member]:
@@ -346,24 +330,7 @@ def image_predictions(result: WhatIf, image_id: int) -> list[Member]:
     return members_by_key(result, [f"p{i}" for i in idx.tolist()])
 
 
-# ---------------------------------------------------------------- the what-if form (URL query)
-
-
-def _copy_field(form_class: type[forms.Form], name: str) -> forms.Field:
-    return form_class.base_fields[name].__deepcopy__({})
-
-
-def _threshold_field(label: str) -> forms.FloatField:
-    # The wizard's step-3 fields and messages (InferenceParametersForm sets them per instance).
-    return NumberField(
-        label=label,
-        max_value=1,
-        error_messages={
-            "required": _("Enter a number between 0 and 1."),
-            "invalid": _("Enter a number between 0 and 1."),
-            "max_value": _("Must be at most 1."),
-        },
-    )
+# ---------------------------------------------------------------- the what-if URL query
 
 
 def has_whatif(params: Mapping) -> bool:
@@ -371,7 +338,7 @@ def has_whatif(params: Mapping) -> bool:
     return any(str(key).startswith(PREFIX) for key in params)
 
 
-def _label_values(params) -> list[tuple[str, str]]:
+def label_values(params) -> list[tuple[str, str]]:
     """(label, raw value) from wi_lc=label:value entries and wi_lc.<label> inputs."""
     values: dict[str, str] = {}
     getlist = params.getlist if hasattr(params, "getlist") else (lambda k: [params.get(k, "")])
@@ -383,66 +350,6 @@ def _label_values(params) -> list[tuple[str, str]]:
         if str(key).startswith(LABEL_PREFIX):
             values[str(key)[len(LABEL_PREFIX) :]] = str(params.get(key, "")).strip()
     return [(label, value) for label, value in values.items() if value != ""]
-
-
-class WhatIfForm(forms.Form):
-    """Base and label confidences, IoU and low-overlap thresholds, checked as the wizard does."""
-
-    wi_base = _copy_field(ConfidenceForm, "base_confidence")
-
-    def __init__(self, data: Mapping | None, *, labels: list[str]) -> None:
-        super().__init__(data)
-        self.fields["wi_iou"] = _threshold_field(_("IoU threshold"))
-        self.fields["wi_low"] = _threshold_field(_("Low-overlap threshold"))
-        self.labels = labels
-        self.label_values = _label_values(data) if data is not None else []
-        self.label_errors: dict[str, list[str]] = {}
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        iou, low = cleaned.get("wi_iou"), cleaned.get("wi_low")
-        if iou is not None and iou <= 0:
-            self.add_error("wi_iou", _("The IoU threshold must be above 0 and at most 1."))
-            iou = None
-        if low is not None and low <= 0:
-            self.add_error("wi_low", _("Must be above 0 and at most 1."))
-        elif iou is not None and low is not None and low < iou:
-            self.add_error(
-                "wi_low",
-                _("The low-overlap threshold must be at least the IoU threshold (%(iou)s).")
-                % {"iou": iou},
-            )
-        # Rows: the label's axis index, so an error lands next to its input; unknown labels after.
-        index = {name: i for i, name in enumerate(self.labels)}
-        extra = iter(range(len(self.labels), len(self.labels) + len(self.label_values)))
-        entries: list[tuple[str, object, int | None, int | None]] = [
-            (label, value, None, index[label] if label in index else next(extra))
-            for label, value in self.label_values
-        ]
-        mapping, errors = check_label_confidences(entries, cleaned.get("wi_base"), self.labels)
-        for error in errors:
-            key = (
-                self.labels[error.row]
-                if error.row is not None and error.row < len(self.labels)
-                else ""
-            )
-            self.label_errors.setdefault(key, []).append(error.message)
-            if not key:
-                self.add_error(None, error.message)
-        if errors and not self.errors:
-            self.add_error(None, _("Please correct the label confidences."))
-        cleaned["label_confidences"] = mapping
-        return cleaned
-
-    def thresholds(self) -> Thresholds:
-        cleaned = self.cleaned_data
-        return Thresholds(
-            base=cleaned["wi_base"],
-            per_label=dict(cleaned["label_confidences"]),
-            iou=cleaned["wi_iou"],
-            low_overlap=cleaned["wi_low"],
-        )
 
 
 def number(value: float) -> str:
@@ -469,7 +376,7 @@ def initial_values(
 ) -> dict[str, Any]:
     """What the form's inputs show: the query's raw values, else the run's own thresholds."""
     if has_whatif(params):
-        own = dict(_label_values(params))
+        own = dict(label_values(params))
         base = params.get("wi_base", "")
         iou, low = params.get("wi_iou", ""), params.get("wi_low", "")
     else:

@@ -22,6 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from projects.models import Image
 from validation.analysis import whatif
+from validation.forms.whatif import WhatIfForm
 from validation.models import InferenceRun, Instance
 from validation.presenters.crops import CropUnavailable, cached_crop, crop_digest
 from validation.presenters.results import (
@@ -58,7 +59,7 @@ MAX_SELECTION = 500
 class WhatIfState:
     """The what-if panel: its form, what its inputs show, and the result when it is valid."""
 
-    form: whatif.WhatIfForm
+    form: WhatIfForm
     values: dict[str, Any]
     active: bool
     result: whatif.WhatIf | None = None
@@ -107,7 +108,7 @@ def whatif_state(run: InferenceRun, params: Mapping, evaluate: bool = True) -> W
     values = whatif.initial_values(run, params, labels, own_map)
     values["saved"] = {name: whatif.number(v) for name, v in own_map.items()}
     active = whatif.has_whatif(params)
-    form = whatif.WhatIfForm(params if active else None, labels=labels)
+    form = WhatIfForm(params if active else None, labels=labels)
     state = WhatIfState(form=form, values=values, active=active)
     if active and form.is_valid() and evaluate:
         thresholds = form.thresholds()
@@ -406,7 +407,7 @@ def run_whatif_cell(request: HtmxHttpRequest, pk: int, row: int, col: int) -> Ht
 def run_whatif_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Save the what-if as a new completed run derived from this one, and open it."""
     run = _completed_run(request, pk)
-    form = whatif.WhatIfForm(request.POST, labels=list(run.labels))
+    form = WhatIfForm(request.POST, labels=list(run.labels))
     if not form.is_valid():
         if not request.htmx:
             query = urlencode(

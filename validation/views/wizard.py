@@ -10,20 +10,22 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from validation.forms.wizard import (
+from validation.forms.confidences import (
     DEFAULT_BASE_CONFIDENCE,
     ConfidenceForm,
+    LabelConfidenceError,
+    rows_from_data,
+    rows_to_source,
+    source_to_rows,
+)
+from validation.forms.wizard import (
     DatasetModelForm,
     InferenceParametersForm,
-    LabelConfidenceError,
     model_groups,
     project_options,
     project_summary,
     projects_for,
-    rows_from_data,
-    rows_to_source,
     run_labels,
-    source_to_rows,
 )
 from validation.models import InferenceRun, Process
 from validation.runs import start as runs
