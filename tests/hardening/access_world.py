@@ -137,7 +137,7 @@ def build_access_world(world: World) -> AccessWorld:
 
 def whatif_crop_token(run: InferenceRun, image: Image) -> str:
     """A valid signed what-if crop token of this run, made by the view's own signer."""
-    from validation.views.whatif import crop_token
+    from validation.presenters.whatif_cells import crop_token
 
     box = (10.0, 10.0, 40.0, 40.0)
     entry = SimpleNamespace(image_id=image.pk, annotation_box=box, prediction_box=box)

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.validation.run_world import World, make_completed_run
 from validation.models import InferenceRun
-from validation.views.review import NOTES_MAX_LENGTH, filter_by_review
+from validation.runs.review import NOTES_MAX_LENGTH, filter_by_review
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, QueryDict
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, QueryDict
 from django_htmx.middleware import HtmxDetails
 
 from projects.models import Image, Project
 from validation.models import InferenceRun, Instance
+from validation.presenters.crops import CropUnavailable
+
+# Query parsing that the views (and the API) share lives with the presenters; named here too.
+from validation.presenters.params import first_by_pk as first_by_pk
+from validation.presenters.params import parse_id as parse_id
 
 
 class HtmxHttpRequest(HttpRequest):
     """A request that went through django-htmx's middleware."""
 
     htmx: HtmxDetails
-
-
-M = TypeVar("M", bound=Model)
-MAX_ID = 2**63 - 1  # the largest id a 64-bit primary key can hold
-
-
-def parse_id(value) -> int | None:
-    """An id from a query or form: a whole number the database can hold, else None.
-
-    SQLite raises OverflowError for larger numbers in filters such as `pk__in` and `fk_id=`.
-    """
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_ID else None
-
-
-def first_by_pk(queryset: QuerySet[M], value) -> M | None:
-    """The row with this id, or None for a missing or malformed id."""
-    pk = parse_id(value)
-    return queryset.filter(pk=pk).first() if pk is not None else None
 
 
 def visible_runs(user) -> QuerySet[InferenceRun]:
@@ -98,3 +82,15 @@ def page_params(request: HttpRequest) -> QueryDict:
     if current:
         return QueryDict(urlsplit(current).query)
     return request.GET
+
+
+def crop_response(draw: Callable[[], Path]) -> FileResponse:
+    """The PNG crop that draw() reads or draws, privately cached for a day; 404 without one."""
+    try:
+        path = draw()
+    except CropUnavailable as exc:
+        raise Http404(str(exc)) from exc
+    response = FileResponse(path.open("rb"), content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.views.decorators.http import require_GET
 
-from validation.presenters.crops import CropUnavailable, get_crop
-from validation.views.access import HtmxHttpRequest, _get_run_for_user, get_instance
+from validation.presenters.crops import get_crop
+from validation.views.access import HtmxHttpRequest, _get_run_for_user, crop_response, get_instance
 
 
 @require_GET
@@ -14,11 +14,4 @@ def instance_crop(request: HtmxHttpRequest, pk: int, instance_pk: int) -> FileRe
     """A PNG crop around the instance's boxes; the first request draws it, later ones read it."""
     run = _get_run_for_user(request, pk)
     instance = get_instance(run, instance_pk)
-    try:
-        path = get_crop(instance)
-    except CropUnavailable as exc:
-        raise Http404(str(exc)) from exc
-    response = FileResponse(path.open("rb"), content_type="image/png")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return crop_response(lambda: get_crop(instance))

@@ -8,20 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import replace_url, reswap, retarget
 
-from validation.analysis import whatif
 from validation.models import InferenceRun
-from validation.presenters.results import (
-    category_headers,
-    category_table,
-    describe_changes,
-    page_query,
-    parse_open,
-    sort_links,
-    timing_rows,
-)
-from validation.runs import devices
+from validation.presenters.results import describe_changes, page_query, parse_open
+from validation.presenters.run_page import categories_context, detail_context, unserved
 from validation.runs import start as runs
-from validation.views import whatif as whatif_views
 from validation.views.access import HtmxHttpRequest, _get_run_for_user, page_params, wants_fragment
 
 TEMPLATE = "validation/run_detail.html"
@@ -32,38 +22,16 @@ def _session_key(run: InferenceRun) -> str:
     return f"validation-reevaluated-{run.pk}"
 
 
-def detail_context(request: HtmxHttpRequest, run: InferenceRun, params: QueryDict) -> dict:
-    """Everything the run page shows, for these query parameters."""
-    open_sections = parse_open(params)
-    context = {
-        "run": run,
-        "open_sections": open_sections,
-        "open_param": ",".join(open_sections),
-        "label_confidences": list(run.label_confidences.all()),
-        "timing_rows": timing_rows(run),
-        "category_headers": category_headers(),
-        "reevaluation": request.session.pop(_session_key(run), None),
-        "unserved": _unserved(run),
-    }
-    if run.status == InferenceRun.Status.COMPLETED and run.matrix:
-        state = whatif_views.whatif_state(run, params) if whatif.can_whatif(run) else None
-        context["whatif"] = state
-        context.update(whatif_views.results_context(run, state, params, open_sections))
-    return context
-
-
-def _unserved(run: InferenceRun) -> str:
-    """Why a queued run cannot start (no live worker on its queue), else ""."""
-    if run.status != InferenceRun.Status.QUEUED:
-        return ""
-    return devices.unserved_reason(run.device)
+def _context(request: HtmxHttpRequest, run: InferenceRun, params: QueryDict) -> dict:
+    """The run page for these query parameters, with a re-evaluation's changes shown once."""
+    return detail_context(run, params, request.session.pop(_session_key(run), None))
 
 
 @require_GET
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Validation details of one run."""
     run = _get_run_for_user(request, pk)
-    context = detail_context(request, run, request.GET)
+    context = _context(request, run, request.GET)
     return render(request, f"{TEMPLATE}#run-body" if wants_fragment(request) else TEMPLATE, context)
 
 
@@ -74,9 +42,9 @@ def run_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not wants_fragment(request):
         return redirect(run)
     if run.is_active:
-        context = {"run": run, "unserved": _unserved(run)}
+        context = {"run": run, "unserved": unserved(run)}
         return render(request, f"{TEMPLATE}#run-progress", context)
-    context = detail_context(request, run, page_params(request))
+    context = _context(request, run, page_params(request))
     response = render(request, f"{TEMPLATE}#run-body", context, status=STOP_POLLING)
     return reswap(retarget(response, "#run-body"), "outerHTML")
 
@@ -86,23 +54,13 @@ def run_categories(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The category overview table, sorted by ?sort=[-]column."""
     run = _get_run_for_user(request, pk)
     sort = request.GET.get("sort", "")
+    page = page_params(request)
     if not wants_fragment(request):
-        params = page_params(request)
-        return redirect(run.get_absolute_url() + page_query(parse_open(params), sort=sort))
-    state = None
-    if whatif.can_whatif(run) and whatif.has_whatif(page_params(request)):
-        state = whatif_views.whatif_state(run, page_params(request))
-    categories = category_table(state.result if state and state.result else run, sort)
-    context = {
-        "run": run,
-        "categories": categories,
-        "sort_links": sort_links(categories["sort"]),
-        "category_headers": category_headers(),
-        "open_param": ",".join(parse_open(page_params(request))),
-    }
+        return redirect(run.get_absolute_url() + page_query(parse_open(page), sort=sort))
+    context = categories_context(run, page, sort)
     response = render(request, f"{TEMPLATE}#run-categories", context)
-    params = page_params(request).copy()
-    params["sort"] = categories["sort"]
+    params = page.copy()
+    params["sort"] = context["categories"]["sort"]
     return replace_url(response, run.get_absolute_url() + "?" + params.urlencode())
 
 
@@ -113,7 +71,7 @@ def _after_action(request: HtmxHttpRequest, run: InferenceRun, error: str = "") 
             messages.error(request, error)
         return redirect(run)
     run.refresh_from_db()
-    context = {**detail_context(request, run, page_params(request)), "action_error": error}
+    context = {**_context(request, run, page_params(request)), "action_error": error}
     return render(request, f"{TEMPLATE}#run-body", context)
 
 

@@ -2,95 +2,34 @@
 
 from __future__ import annotations
 
-from django import forms
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import urlencode
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
-from validation.analysis.worst_images import (
-    ERROR_KIND_KEYS,
-    ERROR_KINDS,
-    selected_kinds,
-    worst_images,
-)
 from validation.models import InferenceRun
-from validation.views.access import _get_run_for_user, wants_fragment
+from validation.presenters.worst_images import filter_form, gallery_context
+from validation.views.access import _get_run_for_user, fragment_or_page, wants_fragment
 
 TEMPLATE = "validation/worst_images.html"
-IMAGES_PER_PAGE = 48
-
-
-class WorstImagesFilter(forms.Form):
-    """The gallery's filters, from the query string."""
-
-    kind = forms.MultipleChoiceField(
-        label=gettext_lazy("Errors"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        choices=[(kind.key, kind.name) for kind in ERROR_KINDS],
-    )
-    label = forms.TypedChoiceField(
-        label=gettext_lazy("Label"), required=False, coerce=int, empty_value=None
-    )
-
-    def __init__(self, run: InferenceRun, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        label = self.fields["label"]
-        assert isinstance(label, forms.TypedChoiceField)
-        label.choices = [("", _("all labels")), *enumerate(run.labels)]
-        label.help_text = _("predicted or actual")
-
-
-def _page_links(run: InferenceRun, data, page) -> dict[str, str]:
-    url = reverse("validation:worst-images", args=[run.pk])
-    kept = [(k, v) for k in ("kind", "label") for v in data.getlist(k) if v]
-
-    def at(number: int) -> str:
-        return url + "?" + urlencode([*kept, ("page", number)])
-
-    return {
-        "prev": at(page.previous_page_number()) if page.has_previous() else "",
-        "next": at(page.next_page_number()) if page.has_next() else "",
-    }
-
-
-def gallery_context(run: InferenceRun, form: WorstImagesFilter, params) -> dict:
-    """One page of the ranked images with their counts, for valid filters."""
-    kinds = selected_kinds(form.cleaned_data["kind"])
-    ranked = worst_images(run, [k.key for k in kinds], form.cleaned_data["label"])
-    page = Paginator(ranked, IMAGES_PER_PAGE).get_page(params.get("page"))
-    images = [
-        {**row, "badges": [(kind, row[f"n_{kind.key}"]) for kind in kinds]}
-        for row in page.object_list
-    ]
-    return {"page": page, "images": images, "kinds": kinds, "links": _page_links(run, params, page)}
 
 
 @require_GET
 def worst_images_page(request: HttpRequest, pk: int) -> HttpResponse:
     """The run's images, most errors first; the filter form swaps the gallery in place."""
     run = _get_run_for_user(request, pk)
-    data = request.GET.copy()
-    if not data.getlist("kind"):  # none chosen counts every kind: show them all ticked
-        data.setlist("kind", list(ERROR_KIND_KEYS))
-    form = WorstImagesFilter(run, data)
+    form = filter_form(run, request.GET)
     context: dict = {"run": run, "form": form}
     status = 200
     if not form.is_valid():
         status = 400
     elif run.status == InferenceRun.Status.COMPLETED:
         context.update(gallery_context(run, form, request.GET))
-    fragment = wants_fragment(request)
-    template = f"{TEMPLATE}#worst-gallery" if fragment else TEMPLATE
-    response = render(request, template, context, status=status)
-    if fragment:
+    response = render(
+        request, fragment_or_page(request, TEMPLATE, "worst-gallery"), context, status=status
+    )
+    if wants_fragment(request):
         response = push_url(response, request.get_full_path())
     patch_vary_headers(response, ["HX-Request"])
     return response
