@@ -22,9 +22,9 @@ from tests.hardening.conftest import (
     wait_for,
     whole_or_nothing,
 )
-from validation.jobs import reconcile_runs
 from validation.models import InferenceRun, Instance
 from validation.queues import CPU_QUEUE, named_queue, redis_connection
+from validation.runs.reconcile import reconcile_runs
 from validation.runs.start import QueueUnavailable, cancel_run
 from validation.runs.worker import build_worker
 

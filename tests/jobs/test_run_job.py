@@ -13,8 +13,10 @@ from tests.conftest import run_burst_worker
 from validation import engine
 from validation.analysis import evaluation
 from validation.analysis import predictions as stored
-from validation.jobs import model_spec, reconcile_runs, run_inference_job
+from validation.jobs import run_inference_job
 from validation.models import InferenceRun, Instance
+from validation.runs.reconcile import reconcile_runs
+from validation.runs.spec import model_spec
 from validation.runs.start import QueueUnavailable, cancel_run, reevaluate_run, start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -168,12 +170,12 @@ def test_cancel_of_a_queued_run_is_immediate_and_the_job_does_nothing(
 def test_cancel_of_a_running_run_stops_between_batches(
     worker_env, flush_redis, tiny_model, validation_project, owner, monkeypatch
 ):
-    import validation.jobs as jobs
+    from validation.runs import progress
 
     run = _start(tiny_model, validation_project, owner, batch_size=1)
-    monkeypatch.setattr(jobs, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_INTERVAL", 0.0)
     batches = []
-    original = jobs._Progress.__call__
+    original = progress.Progress.__call__
 
     def progress_then_cancel(self, done, total):
         batches.append(done)
@@ -181,7 +183,7 @@ def test_cancel_of_a_running_run_stops_between_batches(
         if len(batches) == 2:  # the user presses cancel while the third image is decoding
             cancel_run(InferenceRun.objects.get(pk=run.pk))
 
-    monkeypatch.setattr(jobs._Progress, "__call__", progress_then_cancel)
+    monkeypatch.setattr(progress.Progress, "__call__", progress_then_cancel)
     result = run_inference_job(run.pk)
     run.refresh_from_db()
     assert result.get("cancelled") is True

@@ -17,9 +17,9 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from validation.jobs import fail_unfinished, mark_taken, reconcile_runs
 from validation.queues import CONTROL_QUEUE, CPU_QUEUE, POOL_QUEUE, named_queue
 from validation.runs import devices
+from validation.runs.reconcile import fail_unfinished, mark_taken, reconcile_runs
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
@@ -30,14 +30,6 @@ def queue_names(host: str, device: str) -> list[str]:
     own = f"device:{devices.device_key(host, device)}"
     shared = CPU_QUEUE if device == "cpu" else POOL_QUEUE
     return [own, shared, CONTROL_QUEUE]
-
-
-def _run_id(job_id: str) -> int | None:
-    """The run a job belongs to: "run-12" and "run-12-shard-3" are both run 12."""
-    head = job_id.split("-shard-")[0]
-    if head.startswith("run-") and head[4:].isdigit():
-        return int(head[4:])
-    return None
 
 
 def _last_line(text: str) -> str:
