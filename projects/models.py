@@ -8,6 +8,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+def unique_name(within: str, constraint: str) -> models.UniqueConstraint:
+    """Names unique within their parent: a project's labels and tasks, a task's images."""
+    return models.UniqueConstraint(fields=[within, "name"], name=constraint)
+
+
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, user) -> ProjectQuerySet:
         """Projects the user is a member of; staff see all."""
@@ -50,9 +55,7 @@ class Label(models.Model):
         ordering = ["project", "order", "id"]
         verbose_name = _("label")
         verbose_name_plural = _("labels")
-        constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="label_unique_name"),
-        ]
+        constraints = [unique_name("project", "label_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -70,9 +73,7 @@ class Task(models.Model):
         ordering = ["project", "name"]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
-        constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="task_unique_name"),
-        ]
+        constraints = [unique_name("project", "task_unique_name")]
 
     def __str__(self) -> str:
         return f"{self.project} / {self.name}"
@@ -97,7 +98,7 @@ class Image(models.Model):
         verbose_name = _("image")
         verbose_name_plural = _("images")
         constraints = [
-            models.UniqueConstraint(fields=["task", "name"], name="image_unique_name"),
+            unique_name("task", "image_unique_name"),
             models.CheckConstraint(
                 condition=Q(width__gt=0) & Q(height__gt=0), name="image_positive_size"
             ),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from projects.cleaning import BadNumber, clean_name
 from projects.datasets.draft import MAX_LABEL_LENGTH, Draft, DraftBox, DraftImage, fmt
@@ -16,6 +18,33 @@ from projects.datasets.jsonfile import as_int, json_type, load_json, shown
 from projects.datasets.paths import MAX_NAME_LENGTH, display, inside, normalise
 from projects.datasets.report import ImportReport
 from projects.datasets.walk import dataset_files
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+# One entry of a list whose ids and names must be unique: (location, id, name, anything else).
+Entry = tuple[str, int | None, str | None, Any]
+
+
+@dataclass(frozen=True)
+class _Unique:
+    """What a list's entries must not repeat: the id, and the name in name_field."""
+
+    name_field: str
+    repeated_id: StrOrPromise
+    repeated_name: StrOrPromise
+
+
+_CATEGORIES = _Unique(
+    "name",
+    gettext_lazy("duplicate category id %(id)d (also %(other)s)"),
+    gettext_lazy("duplicate category name “%(name)s” (also %(other)s)"),
+)
+_IMAGES = _Unique(
+    "file_name",
+    gettext_lazy("duplicate image id %(id)d (also %(other)s)"),
+    gettext_lazy("duplicate file name “%(name)s” (also %(other)s)"),
+)
 
 
 def find_annotation_file(root: Path, report: ImportReport) -> Path | None:
@@ -101,34 +130,47 @@ class _CocoReader:
             return None
         return value
 
-    def categories(self, items: list) -> tuple[list[str], dict[int, int]]:
-        """Label names in category-id order, and category id → label index."""
-        by_id: dict[int, str] = {}
-        first_at: dict[int, str] = {}
-        names: dict[str, str] = {}
+    def objects(self, items: list, key: str) -> Iterator[tuple[str, dict]]:
+        """(location, entry) of each entry of a list; an entry that is no object is an error."""
         for i, item in enumerate(items):
-            at = f"categories[{i}]"
+            at = f"{key}[{i}]"
             if not isinstance(item, dict):
                 self.error(at, _("must be an object, got %(type)s") % {"type": json_type(item)})
                 continue
-            cid = self.field_int(item, "id", at)
-            name = self.label_name(item, at)
-            if cid is None or name is None:
+            yield at, item
+
+    def repeated(self, field: str, message: StrOrPromise, key: str, value: Any, seen: dict) -> bool:
+        """True, after a located error, when value was met before (message: value as key, other)."""
+        if value not in seen:
+            return False
+        self.error(field, message % {key: value, "other": seen[value]})
+        return True
+
+    def distinct(
+        self, entries: Iterable[Entry], unique: _Unique
+    ) -> Iterator[tuple[str, int, str, Any]]:
+        """The entries with an id and a name, both new; a repeat of either is a located error."""
+        first_at: dict[int, str] = {}
+        names: dict[str, str] = {}
+        for at, ident, name, extra in entries:
+            if ident is None or name is None:
                 continue
-            if cid in by_id:
-                self.error(
-                    f"{at}.id",
-                    _("duplicate category id %(id)d (also %(other)s)")
-                    % {"id": cid, "other": first_at[cid]},
-                )
-            elif name in names:
-                self.error(
-                    f"{at}.name",
-                    _("duplicate category name “%(name)s” (also %(other)s)")
-                    % {"name": name, "other": names[name]},
-                )
-            else:
-                by_id[cid], first_at[cid], names[name] = name, at, at
+            if self.repeated(f"{at}.id", unique.repeated_id, "id", ident, first_at):
+                continue
+            if self.repeated(
+                f"{at}.{unique.name_field}", unique.repeated_name, "name", name, names
+            ):
+                continue
+            first_at[ident], names[name] = at, at
+            yield at, ident, name, extra
+
+    def categories(self, items: list) -> tuple[list[str], dict[int, int]]:
+        """Label names in category-id order, and category id → label index."""
+        entries = (
+            (at, self.field_int(item, "id", at), self.label_name(item, at), None)
+            for at, item in self.objects(items, "categories")
+        )
+        by_id = {cid: name for _at, cid, name, _none in self.distinct(entries, _CATEGORIES)}
         ordered = sorted(by_id)
         return [by_id[cid] for cid in ordered], {cid: i for i, cid in enumerate(ordered)}
 
@@ -152,38 +194,22 @@ class _CocoReader:
 
     def images(self, items: list) -> dict[int, DraftImage]:
         """Image id → draft image, with its file located."""
+        entries = (
+            (
+                at,
+                self.field_int(item, "id", at),
+                self.file_name(item, at),
+                self.declared_size(item, at),
+            )
+            for at, item in self.objects(items, "images")
+        )
         by_id: dict[int, DraftImage] = {}
-        first_at: dict[int, str] = {}
-        by_name: dict[str, str] = {}
-        for i, item in enumerate(items):
-            at = f"images[{i}]"
-            if not isinstance(item, dict):
-                self.error(at, _("must be an object, got %(type)s") % {"type": json_type(item)})
-                continue
-            image_id = self.field_int(item, "id", at)
-            name = self.file_name(item, at)
-            declared = self.declared_size(item, at)
-            if image_id is None or name is None:
-                continue
-            if image_id in by_id:
-                self.error(
-                    f"{at}.id",
-                    _("duplicate image id %(id)d (also %(other)s)")
-                    % {"id": image_id, "other": first_at[image_id]},
-                )
-                continue
-            if name in by_name:
-                self.error(
-                    f"{at}.file_name",
-                    _("duplicate file name “%(name)s” (also %(other)s)")
-                    % {"name": name, "other": by_name[name]},
-                )
-                continue
+        for at, image_id, name, declared in self.distinct(entries, _IMAGES):
             draft = DraftImage(
                 name=name, where=name, declared=declared, declared_at=(self.where, at)
             )
             self.locate(draft, at)
-            by_id[image_id], first_at[image_id], by_name[name] = draft, at, at
+            by_id[image_id] = draft
         return by_id
 
     def file_name(self, item: dict, at: str) -> str | None:
@@ -244,11 +270,7 @@ class _CocoReader:
         """Attach each valid annotation's box to its image."""
         seen: dict[int, str] = {}
         crowd: list[str] = []
-        for i, item in enumerate(items):
-            at = f"annotations[{i}]"
-            if not isinstance(item, dict):
-                self.error(at, _("must be an object, got %(type)s") % {"type": json_type(item)})
-                continue
+        for at, item in self.objects(items, "annotations"):
             if not self.annotation_id(item, at, seen):
                 continue
             image = self.reference(item, "image_id", at, images, _("image"))
@@ -282,12 +304,8 @@ class _CocoReader:
                 f"{at}.id", _("must be an integer, got %(value)s") % {"value": shown(item["id"])}
             )
             return False
-        if ann_id in seen:
-            self.error(
-                f"{at}.id",
-                _("duplicate annotation id %(id)d (also %(other)s)")
-                % {"id": ann_id, "other": seen[ann_id]},
-            )
+        message = _("duplicate annotation id %(id)d (also %(other)s)")
+        if self.repeated(f"{at}.id", message, "id", ann_id, seen):
             return False
         seen[ann_id] = at
         return True

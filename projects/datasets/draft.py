@@ -70,13 +70,10 @@ def place_box(box: DraftBox, facts: ImageFacts, report: ImportReport) -> Box | N
     where = {"line": box.line, "field": box.field}
     over = max(-x1, -y1, x2 - width, y2 - height, 0.0)
     shown = f"[{fmt(x1)}, {fmt(y1)}, {fmt(x2)}, {fmt(y2)}]"
+    overhang = {"box": shown, "w": width, "h": height, "over": fmt(over)}
     if over > TOLERANCE_PX:
-        report.error(
-            box.file,
-            _("box %(box)s lies outside the image (%(w)d×%(h)d) by %(over)s px")
-            % {"box": shown, "w": width, "h": height, "over": fmt(over)},
-            **where,
-        )
+        message = _("box %(box)s lies outside the image (%(w)d×%(h)d) by %(over)s px")
+        report.error(box.file, message % overhang, **where)
         return None
     clipped = (max(x1, 0.0), max(y1, 0.0), min(x2, float(width)), min(y2, float(height)))
     if not (clipped[0] < clipped[2] and clipped[1] < clipped[3]):
@@ -85,10 +82,6 @@ def place_box(box: DraftBox, facts: ImageFacts, report: ImportReport) -> Box | N
         )
         return None
     if over > _SILENT_PX:
-        report.warn(
-            box.file,
-            _("box %(box)s exceeds the image (%(w)d×%(h)d) by %(over)s px; clipped to it")
-            % {"box": shown, "w": width, "h": height, "over": fmt(over)},
-            **where,
-        )
+        message = _("box %(box)s exceeds the image (%(w)d×%(h)d) by %(over)s px; clipped to it")
+        report.warn(box.file, message % overhang, **where)
     return clipped

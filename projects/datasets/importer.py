@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from projects.cleaning import shorten_file_name, text_problem
 from projects.datasets.archive import extract_zip
 from projects.datasets.coco import parse_coco
-from projects.datasets.draft import Draft, place_box
+from projects.datasets.draft import Draft, DraftImage, place_box
 from projects.datasets.images import inspect_image
 from projects.datasets.report import ImportReport
 from projects.datasets.sniff import format_hint
@@ -240,64 +240,73 @@ def _write(
     try:
         with transaction.atomic():
             labels = _ensure_labels(project, draft.labels, report)
-            if task is None:
-                task = _create_task(project, report.task_name, validation)
-            elif validation and not task.is_validation:
-                task.is_validation = True
-                # Bumped: a task page opened before this import holds a stale flag form.
-                Task.objects.filter(pk=task.pk).update(is_validation=True, version=F("version") + 1)
+            task = _target_task(project, task, report.task_name, validation)
             rows: list[Annotation] = []
             for item in draft.images:
-                assert item.facts is not None and item.path is not None
-                image = Image(
-                    task=task,
-                    name=item.name,
-                    width=item.facts.width,
-                    height=item.facts.height,
-                    checksum=item.facts.checksum,
-                )
-                with open(item.path, "rb") as fh:
-                    image.file.save(storage_name(item.name), File(fh), save=False)
-                saved.append(str(image.file.name))
-                image.save()
-                rows.extend(
-                    Annotation(
-                        image=image,
-                        label=labels[label],
-                        x1=box[0],
-                        y1=box[1],
-                        x2=box[2],
-                        y2=box[3],
-                        updated_by=user,
-                    )
-                    for label, box in item.placed
-                )
+                rows.extend(_save_image(task, item, labels, user, saved))
             Annotation.objects.bulk_create(rows, batch_size=2000)
-    except _Conflict as exc:
+    except (_Conflict, DatabaseError, OSError, SuspiciousFileOperation) as exc:
         _remove(storage, saved)
         report.labels_created.clear()
-        report.error(_("task “%(task)s”") % {"task": report.task_name}, str(exc))
-        return
-    except IntegrityError:
-        _remove(storage, saved)
-        report.labels_created.clear()
-        report.error(
-            "",
-            _(
-                "another import or user changed this project at the same moment; nothing was "
-                "written: try again"
-            ),
-        )
-        return
-    except (DatabaseError, OSError, SuspiciousFileOperation) as exc:
-        _remove(storage, saved)
-        report.labels_created.clear()
-        report.error("", _("the import failed and was rolled back (%(reason)s)") % {"reason": exc})
+        report.error(*_failure(exc, report.task_name))
         return
     except BaseException:
         _remove(storage, saved)
         raise
     report.imported = True
+
+
+def _target_task(project: Project, task: Task | None, name: str, validation: bool) -> Task:
+    """The task given (flagged as validation set when asked), or a new one of that name."""
+    if task is None:
+        return _create_task(project, name, validation)
+    if validation and not task.is_validation:
+        task.is_validation = True
+        # Bumped: a task page opened before this import holds a stale flag form.
+        Task.objects.filter(pk=task.pk).update(is_validation=True, version=F("version") + 1)
+    return task
+
+
+def _save_image(
+    task: Task, item: DraftImage, labels: list[Label], user, saved: list[str]
+) -> list[Annotation]:
+    """Store one image's file (its name goes to saved) and row; its annotations, not yet saved."""
+    assert item.facts is not None and item.path is not None
+    image = Image(
+        task=task,
+        name=item.name,
+        width=item.facts.width,
+        height=item.facts.height,
+        checksum=item.facts.checksum,
+    )
+    with open(item.path, "rb") as fh:
+        image.file.save(storage_name(item.name), File(fh), save=False)
+    saved.append(str(image.file.name))
+    image.save()
+    return [
+        Annotation(
+            image=image,
+            label=labels[label],
+            x1=box[0],
+            y1=box[1],
+            x2=box[2],
+            y2=box[3],
+            updated_by=user,
+        )
+        for label, box in item.placed
+    ]
+
+
+def _failure(exc: Exception, task_name: str) -> tuple[str, str]:
+    """Where and what to report when the write was rolled back."""
+    if isinstance(exc, _Conflict):
+        return _("task “%(task)s”") % {"task": task_name}, str(exc)
+    if isinstance(exc, IntegrityError):
+        return "", _(
+            "another import or user changed this project at the same moment; nothing was "
+            "written: try again"
+        )
+    return "", _("the import failed and was rolled back (%(reason)s)") % {"reason": exc}
 
 
 def _create_task(project: Project, name: str, validation: bool) -> Task:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from projects.cleaning import NumberError, parse_number, parse_whole
 from projects.datasets.draft import Draft, DraftBox, DraftImage
@@ -14,6 +14,18 @@ from projects.datasets.names import read_class_names
 from projects.datasets.paths import MAX_NAME_LENGTH, display, inside
 from projects.datasets.report import ImportReport
 from projects.datasets.walk import dataset_files
+
+# Plural by "count", the number of files a warning is about.
+NOT_IMAGES = ngettext_lazy(
+    "%(count)d file in images/ is not an image (by its extension) and is skipped",
+    "%(count)d files in images/ are not images (by their extension) and are skipped",
+    "count",
+)
+ORPHAN_LABEL_FILES = ngettext_lazy(
+    "%(count)d label file has no image and is skipped",
+    "%(count)d label files have no image and are skipped",
+    "count",
+)
 
 COLUMNS = ("cx", "cy", "w", "h")
 _RANGE_SLACK = 1e-3  # normalised values a hair outside [0, 1] are left to the pixel check
@@ -35,15 +47,7 @@ def parse_yolo(root: Path, report: ImportReport) -> Draft | None:
         return None
     skipped = [path for path in files if not is_image_name(path.name) and path.suffix != ".txt"]
     if split and skipped:
-        report.warn(
-            display(root, skipped[0]),
-            ngettext(
-                "%(count)d file in images/ is not an image (by its extension) and is skipped",
-                "%(count)d files in images/ are not images (by their extension) and are skipped",
-                len(skipped),
-            )
-            % {"count": len(skipped)},
-        )
+        _warn_files(report, root, skipped, NOT_IMAGES)
     drafts, claimed = _read_images(root, image_root, images, split, len(labels), report)
     if split:
         _warn_orphans(root, claimed, report)
@@ -111,15 +115,12 @@ def _warn_orphans(root: Path, claimed: set[Path], report: ImportReport) -> None:
         if path.suffix == ".txt" and path.name != "classes.txt" and path not in claimed
     ]
     if orphans:
-        report.warn(
-            display(root, orphans[0]),
-            ngettext(
-                "%(count)d label file has no image and is skipped",
-                "%(count)d label files have no image and are skipped",
-                len(orphans),
-            )
-            % {"count": len(orphans)},
-        )
+        _warn_files(report, root, orphans, ORPHAN_LABEL_FILES)
+
+
+def _warn_files(report: ImportReport, root: Path, paths: list[Path], message) -> None:
+    """One warning for several files, located at the first, with their count."""
+    report.warn(display(root, paths[0]), message % {"count": len(paths)})
 
 
 def read_label_file(path: Path, where: str, classes: int, report: ImportReport) -> list[DraftBox]:
@@ -201,6 +202,7 @@ def _parse_line(
 
 def _number(column: str, raw: str, where: str, line: int, report: ImportReport) -> float | None:
     """A normalised coordinate: finite, in [0, 1], and positive for w and h."""
+    shown = {"column": column, "value": raw[:20]}
     try:
         value = parse_number(raw, decimal_comma=False)
     except NumberError as exc:
@@ -208,28 +210,13 @@ def _number(column: str, raw: str, where: str, line: int, report: ImportReport) 
             "finite": _("%(column)s must be finite, got %(value)s"),
             "invalid": _("%(column)s is not a number: “%(value)s”"),
         }.get(exc.code)
-        report.error(
-            where,
-            message % {"column": column, "value": raw[:20]}
-            if message
-            else f"{column}: {exc.message}",
-            line=line,
-        )
+        report.error(where, message % shown if message else f"{column}: {exc.message}", line=line)
         return None
     if column in ("w", "h") and value <= 0:
-        report.error(
-            where,
-            _("zero-size box: %(column)s must be > 0, got %(value)s")
-            % {"column": column, "value": raw[:20]},
-            line=line,
-        )
-        return None
-    if not -_RANGE_SLACK <= value <= 1 + _RANGE_SLACK:
-        report.error(
-            where,
-            _("%(column)s=%(value)s is outside [0, 1] (coordinates must be normalised)")
-            % {"column": column, "value": raw[:20]},
-            line=line,
-        )
-        return None
-    return value
+        problem = _("zero-size box: %(column)s must be > 0, got %(value)s")
+    elif not -_RANGE_SLACK <= value <= 1 + _RANGE_SLACK:
+        problem = _("%(column)s=%(value)s is outside [0, 1] (coordinates must be normalised)")
+    else:
+        return value
+    report.error(where, problem % shown, line=line)
+    return None

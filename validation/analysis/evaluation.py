@@ -21,6 +21,8 @@ DROPPED = 5
 
 @dataclass(frozen=True)
 class Thresholds:
+    """What a run is matched at: base and per-label confidences, IoU and low-overlap thresholds."""
+
     base: float
     per_label: dict[str, float]
     iou: float
@@ -297,22 +299,27 @@ def write_instances(run_id: int, rows: np.ndarray) -> None:
             cursor.executemany(sql, params[start : start + 20_000])
 
 
+def result_fields(result: Evaluation) -> dict[str, object]:
+    """The InferenceRun columns that hold an evaluation's results, stamped evaluated now."""
+    return dict(
+        labels=result.labels,
+        matrix=result.matrix.tolist(),
+        precision=result.overall["precision"],
+        recall=result.overall["recall"],
+        f1=result.overall["f1"],
+        per_label=result.per_label,
+        map50=result.map50,
+        map50_95=result.map50_95,
+        evaluated_at=timezone.now(),
+    )
+
+
 def store_evaluation(run: InferenceRun, result: Evaluation, **fields) -> None:
     """Replace the run's instances and results in one transaction (whole or not at all)."""
     with transaction.atomic():
         Instance.objects.filter(run_id=run.pk).delete()
         write_instances(run.pk, result.instances)
-        values = dict(
-            labels=result.labels,
-            matrix=result.matrix.tolist(),
-            precision=result.overall["precision"],
-            recall=result.overall["recall"],
-            f1=result.overall["f1"],
-            per_label=result.per_label,
-            map50=result.map50,
-            map50_95=result.map50_95,
-            evaluated_at=timezone.now(),
-        )
+        values = result_fields(result)
         values.update(fields)
         InferenceRun.objects.filter(pk=run.pk).update(**values)
 

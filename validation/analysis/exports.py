@@ -188,27 +188,8 @@ def per_label_csv(run: InferenceRun) -> str:
 
 
 def _instance_row(values: tuple, labels: list[str], n: int) -> list[object]:
-    (
-        pk,
-        image_id,
-        image_name,
-        kind,
-        row,
-        col,
-        actual,
-        score,
-        iou,
-        px1,
-        py1,
-        px2,
-        py2,
-        gx1,
-        gy1,
-        gx2,
-        gy2,
-        annotation_id,
-        prediction_index,
-    ) = values
+    """One row of _INSTANCE_FIELDS as the CSV's cells: kind and labels by name."""
+    pk, image_id, image_name, kind, row, col, actual, *same_name = values
     columns = labels + ["BG", "LOC"]
     return [
         pk,
@@ -219,18 +200,7 @@ def _instance_row(values: tuple, labels: list[str], n: int) -> list[object]:
         columns[col] if col < len(columns) else col,
         labels[row] if row < n else None,
         labels[actual] if actual is not None else None,
-        score,
-        iou,
-        px1,
-        py1,
-        px2,
-        py2,
-        gx1,
-        gy1,
-        gx2,
-        gy2,
-        annotation_id,
-        prediction_index,
+        *same_name,
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +60,9 @@ def save(run_id: int, predictions: StoredPredictions, name: str = "predictions.n
 
 
 def load(rel_path: str) -> StoredPredictions:
+    """A run's predictions read back: the file holds one array per field, by its name."""
     with np.load(Path(settings.MEDIA_ROOT) / rel_path, allow_pickle=False) as data:
-        return StoredPredictions(
-            image_ids=data["image_ids"],
-            offsets=data["offsets"],
-            boxes=data["boxes"],
-            scores=data["scores"],
-            labels=data["labels"],
-            skipped_ids=data["skipped_ids"],
-        )
+        return StoredPredictions(**{f.name: data[f.name] for f in fields(StoredPredictions)})
 
 
 def concatenate(parts: list[StoredPredictions]) -> StoredPredictions:

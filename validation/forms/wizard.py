@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.db.models import Count, Exists, OuterRef, Q
@@ -22,6 +22,9 @@ from validation.analysis.evaluation import axis_labels
 from validation.forms.confidences import DEFAULT_BASE_CONFIDENCE, ConfidenceForm
 from validation.models import BATCH_SIZE_RANGE, IMAGE_SIZE_RANGE, DetectionModel, Process
 from validation.runs import devices
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_IOU_THRESHOLD = 0.5
@@ -90,7 +93,9 @@ def project_summary(project: Project) -> dict[str, int]:
     }
 
 
-def _choice_field(queryset, label, required: str, invalid: str) -> forms.ModelChoiceField:
+def _choice_field(
+    queryset, label: StrOrPromise, required: StrOrPromise, invalid: StrOrPromise
+) -> forms.ModelChoiceField:
     """A select of rows with its two messages: nothing chosen, or a choice that is not there."""
     return forms.ModelChoiceField(
         queryset=queryset,
