@@ -56,6 +56,7 @@ def label_names(run: InferenceRun, row: int, actual: int | None) -> tuple[str | 
 
 
 def describe(run: InferenceRun, instance: Instance) -> InstanceItem:
+    """One saved instance's card: its label names, kind and crop."""
     predicted, actual = label_names(run, instance.row, instance.actual_label)
     kind = Instance.Kind(instance.kind)
     crop_url = reverse("validation:instance-crop", args=[run.pk, instance.pk])
