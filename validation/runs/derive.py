@@ -16,7 +16,8 @@ from django.utils import timezone
 from validation.analysis import evaluation, whatif
 from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds
-from validation.models import InferenceRun, LabelConfidence
+from validation.models import InferenceRun
+from validation.runs.start import save_label_confidences
 
 # A second click within this time with the same thresholds opens the run the first one made.
 REPEAT_WINDOW = timedelta(seconds=60)
@@ -94,12 +95,7 @@ def save_as_new_run(run: InferenceRun, thresholds: Thresholds, user) -> Inferenc
             skipped_images=run.skipped_images,
             started_at=now,
         )
-        LabelConfidence.objects.bulk_create(
-            LabelConfidence(
-                run=new, label_name=name, confidence=value, base_confidence=thresholds.base
-            )
-            for name, value in sorted(thresholds.per_label.items())
-        )
+        save_label_confidences(new, thresholds.base, thresholds.per_label)
         new.predictions_file.name = _link_or_copy(run, new.pk)
         new.save(update_fields=["predictions_file"])
         evaluation.store_evaluation(new, result)

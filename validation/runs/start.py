@@ -41,6 +41,14 @@ def plan_shards(run: InferenceRun, shard_size: int) -> list[RunShard]:
     )
 
 
+def save_label_confidences(run: InferenceRun, base: float, per_label: dict[str, float]) -> None:
+    """A run's own confidence per label, each row with the run's base beside it."""
+    LabelConfidence.objects.bulk_create(
+        LabelConfidence(run=run, label_name=name, confidence=value, base_confidence=base)
+        for name, value in sorted(per_label.items())
+    )
+
+
 def shardable(device: str, images: int) -> bool:
     """Large runs on a shared queue are split so that several workers share them."""
     return device in ("cpu", "any-gpu") and images > settings.INFERENCE_SHARD_SIZE
@@ -117,12 +125,7 @@ def start_run(
             )
             if shardable(device, run.images_total):
                 plan_shards(run, settings.INFERENCE_SHARD_SIZE)
-            LabelConfidence.objects.bulk_create(
-                LabelConfidence(
-                    run=run, label_name=name, confidence=value, base_confidence=base_confidence
-                )
-                for name, value in sorted(label_confidences.items())
-            )
+            save_label_confidences(run, base_confidence, label_confidences)
             transaction.on_commit(lambda: _enqueue_or_fail(run, connection))
     except IntegrityError:
         # A simultaneous identical submission won the race for the token: show its run.
