@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from projects.models import Annotation, Image, Project
+from projects.models import Annotation, Image, Project, unique_name
 
 # Limits shared by the forms, the command line and the database constraints.
 BATCH_SIZE_RANGE = (1, 256)
@@ -96,7 +96,7 @@ class DetectionModel(models.Model):
         verbose_name = _("model")
         verbose_name_plural = _("models")
         constraints = [
-            models.UniqueConstraint(fields=["process", "name"], name="model_unique_name"),
+            unique_name("process", "model_unique_name"),
             models.CheckConstraint(
                 condition=Q(nms_iou__gt=0) & Q(nms_iou__lte=1), name="model_nms_iou_range"
             ),
