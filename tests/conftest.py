@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: users with each role, and a private Redis."""
+"""Fixtures shared by the whole suite: users with each role, their clients, and a private Redis."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.clients import logged_in
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +41,29 @@ def outsider(django_user_model):
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("staff", password="staff-pass-123", is_staff=True)
+
+
+# One client per role, each logged in on a client of its own (pytest-django's `client` is the
+# anonymous visitor): a test may take several.
+@pytest.fixture
+def owner_client(owner):
+    return logged_in(owner)
+
+
+@pytest.fixture
+def member_client(member):
+    return logged_in(member)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    """A user who is no member of the project under test."""
+    return logged_in(outsider)
+
+
+@pytest.fixture
+def staff_client(staff):
+    return logged_in(staff)
 
 
 def _free_port() -> int:

@@ -195,9 +195,9 @@ def test_progress_updates_live_and_the_results_appear_without_a_reload(
 
 def test_reevaluate_shows_what_a_fixed_annotation_changed(page, live_server, world):
     from projects.models import Annotation, Label
-    from tests.validation.run_world import make_evaluated_run
+    from tests.validation.run_world import make_five_per_image_run
 
-    run = make_evaluated_run(world.project, world.model, world.owner)
+    run = make_five_per_image_run(world.project, world.model, world.owner)
     log_in(page, live_server, "owner", "owner-pass-123")
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
     expect(page.locator("a.cell-link[data-cell='0-0']")).to_have_text("3")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
-from tests.validation.run_world import make_evaluated_run
+from tests.validation.run_world import make_five_per_image_run
 from validation.analysis import whatif
 from validation.models import InferenceRun
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def evaluated_run(world) -> InferenceRun:
     whatif.clear_cache()
-    return make_evaluated_run(world.project, world.model, world.owner)
+    return make_five_per_image_run(world.project, world.model, world.owner)
 
 
 def test_whatif_recomputes_without_a_reload_and_saves_a_new_run(

@@ -20,9 +20,9 @@ from django.utils.regex_helper import normalize
 
 from projects.models import Annotation, Image, Task
 from tests.validation.compare_world import run_pair
-from tests.validation.export_world import make_evaluated_run
+from tests.validation.export_world import make_known_run
 from tests.validation.run_world import World
-from validation.api.views import create_token
+from validation.api.tokens import create_token
 from validation.models import ApiToken, InferenceRun, Instance
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -120,7 +120,7 @@ def build_access_world(world: World) -> AccessWorld:
     assert instance is not None
     token, victim_raw = create_token(world.owner, "victim pipeline")
     _outsider_token, outsider_raw = create_token(world.outsider, "outsider pipeline")
-    outsider_run = make_evaluated_run(world.foreign_project, world.model, world.outsider)
+    outsider_run = make_known_run(world.foreign_project, world.model, world.outsider)
     return AccessWorld(
         world=world,
         run=a,

@@ -16,9 +16,9 @@ from projects.models import Annotation, Label, Task
 from tests.hardening.bad_input import Guard, Outcome, record
 from tests.hardening.corpus import coco_entries, zip_bytes
 from tests.hardening.corpus_forms import FormCase, all_form_cases
-from tests.validation.export_world import make_evaluated_run
+from tests.validation.export_world import make_known_run
 from tests.validation.run_world import World
-from validation.api.views import create_token
+from validation.api.tokens import create_token
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -29,7 +29,7 @@ class Context:
 
     def __init__(self, world: World, client) -> None:
         self.world, self.client = world, client
-        self.run = make_evaluated_run(world.project, world.model, world.owner)
+        self.run = make_known_run(world.project, world.model, world.owner)
         self.image = self.run.project.validation_images().order_by("id").first()
         self.label = Label.objects.get(project=world.project, name="scratch")
         self.annotation = Annotation.objects.filter(image=self.image).first()

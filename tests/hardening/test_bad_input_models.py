@@ -13,9 +13,10 @@ from django.urls import reverse
 
 from tests.hardening.bad_input import Guard, Outcome, record
 from tests.hardening.corpus_models import MARKER, ModelCase, model_cases
+from tests.run_builders import new_run
 from validation import engine
 from validation.jobs import probe_model_job, run_inference_job
-from validation.models import DetectionModel, InferenceRun, Instance, Process
+from validation.models import DetectionModel, Instance, Process
 
 pytestmark = pytest.mark.django_db
 
@@ -128,17 +129,8 @@ def test_a_model_that_breaks_on_real_images_fails_its_run_with_the_reason(
     model = DetectionModel.objects.get(name=case.name)
     model.label_names = ["划痕", "dent", "stain"]
     model.save(update_fields=["label_names"])
-    run = InferenceRun.objects.create(
-        process=process,
-        model=model,
-        project=validation_project,
-        created_by=owner,
-        base_confidence=0.3,
-        device="cpu",
-        batch_size=4,
-        image_size=64,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
+    run = new_run(
+        validation_project, model, owner, base_confidence=0.3, batch_size=4, image_size=64
     )
     guard = Guard(tmp_path, Path(settings.MEDIA_ROOT))
     run_outcome = record(Outcome("model", f"{case.name} (run)", "inference job"))

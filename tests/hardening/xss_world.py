@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from django.urls import reverse
 
 from projects.models import Annotation, Image, Label, Project, Task
+from tests.run_builders import evaluated_run
 from tests.validation.run_world import add_image
-from validation.analysis import evaluation, predictions
-from validation.api.views import create_token
+from validation.api.tokens import create_token
 from validation.models import DetectionModel, InferenceRun, Instance, Process
 
 SCRIPT = '"><script>window.__xss=1</script>'
@@ -39,42 +38,6 @@ class XssWorld:
     instance: Instance
 
 
-def _evaluated_run(project, model, user, per_image, **fields) -> InferenceRun:
-    images = list(project.validation_images().order_by("id").values_list("pk", flat=True))
-    run = InferenceRun.objects.create(
-        process=model.process,
-        model=model,
-        project=project,
-        created_by=user,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-        status=InferenceRun.Status.COMPLETED,
-        images_total=len(images),
-        images_done=len(images),
-        review_notes=f"notes {SCRIPT} {IMG}",
-        **fields,
-    )
-    rows = [per_image for _ in images]
-    flat = [p for row in rows for p in row]
-    stored = predictions.StoredPredictions(
-        image_ids=np.array(images, dtype=np.int64),
-        offsets=np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64),
-        boxes=np.array([p[0] for p in flat], dtype=np.float32).reshape(-1, 4),
-        scores=np.array([p[2] for p in flat], dtype=np.float32),
-        labels=np.array([p[1] for p in flat], dtype=np.int32),
-        skipped_ids=np.zeros(0, dtype=np.int64),
-    )
-    run.predictions_file.name = predictions.save(run.pk, stored)
-    run.save(update_fields=["predictions_file"])
-    evaluation.store_evaluation(run, evaluation.evaluate_stored_run(run))
-    run.refresh_from_db()
-    return run
-
-
 def build_xss_world(owner, member) -> XssWorld:
     """Project, task, labels, image names, process, model, token and notes all carry markup."""
     project = Project.objects.create(name=f"项目{SCRIPT}", description=IMG)
@@ -97,8 +60,9 @@ def build_xss_world(owner, member) -> XssWorld:
     )
     first = [((21, 21, 79, 71), 0, 0.95), ((150, 100, 200, 160), 0, 0.9), ((5, 5, 15, 15), 2, 0.6)]
     second = [((21, 21, 79, 71), 1, 0.95), ((150, 100, 200, 160), 1, 0.9)]
-    run = _evaluated_run(project, model, owner, first)
-    other = _evaluated_run(project, model, owner, second)
+    notes = {"review_notes": f"notes {SCRIPT} {IMG}"}
+    run = evaluated_run(project, model, owner, [first] * len(images), **notes)
+    other = evaluated_run(project, model, owner, [second] * len(images), **notes)
     create_token(owner, f"token {SCRIPT}")
     instance = Instance.objects.filter(run=run).order_by("row", "col", "id").first()
     assert instance is not None

@@ -6,10 +6,8 @@ crack (250,30,300,60). Run a's model lacks "crack"; run b's model has it, in ano
 
 from __future__ import annotations
 
-import numpy as np
-
+from tests import run_builders
 from tests.validation.run_world import World, make_model
-from validation.analysis import evaluation, predictions
 from validation.models import DetectionModel, InferenceRun
 
 B_LABELS = ["dent", "scratch", "crack", "划痕"]
@@ -34,39 +32,9 @@ B_PREDICTIONS = {
 
 
 def evaluated_run(world: World, model: DetectionModel, per_image: dict, **fields) -> InferenceRun:
-    """A completed run: predictions saved as a worker would, then evaluated by metrics_rs."""
-    project = world.project
-    image_ids = list(project.validation_images().order_by("id").values_list("pk", flat=True))
-    values = {
-        "base_confidence": 0.25,
-        "device": "cpu",
-        "batch_size": 8,
-        "image_size": 640,
-        "iou_threshold": 0.5,
-        "low_overlap_threshold": 0.5,
-        "status": InferenceRun.Status.COMPLETED,
-        "images_total": len(image_ids),
-        "images_done": len(image_ids),
-        **fields,
-    }
-    run = InferenceRun.objects.create(
-        process=model.process, model=model, project=project, created_by=world.owner, **values
-    )
-    rows = [per_image.get(i, []) for i in range(len(image_ids))]
-    flat = [p for row in rows for p in row]
-    stored = predictions.StoredPredictions(
-        image_ids=np.array(image_ids, dtype=np.int64),
-        offsets=np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64),
-        boxes=np.array([p[0] for p in flat], dtype=np.float32).reshape(-1, 4),
-        scores=np.array([p[2] for p in flat], dtype=np.float32),
-        labels=np.array([p[1] for p in flat], dtype=np.int32),
-        skipped_ids=np.zeros(0, dtype=np.int64),
-    )
-    run.predictions_file.name = predictions.save(run.pk, stored)
-    run.save(update_fields=["predictions_file"])
-    evaluation.store_evaluation(run, evaluation.evaluate_stored_run(run))
-    run.refresh_from_db()
-    return run
+    """A completed run of the world's owner: predictions by image position, evaluated."""
+    rows = [per_image.get(i, []) for i in range(max(per_image, default=-1) + 1)]
+    return run_builders.evaluated_run(world.project, model, world.owner, rows, **fields)
 
 
 def model_b(world: World, labels: list[str] | None = None) -> DetectionModel:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from projects.models import Image
+from tests import run_builders
 from validation.analysis import predictions as stored
-from validation.analysis.evaluation import evaluate_stored_run, store_evaluation
 from validation.models import InferenceRun, LabelConfidence
 
 LABELS = ["scratch", "dent", "划痕", "crack"]
@@ -52,63 +52,26 @@ def f32(value: float) -> float:
 
 def stored_predictions(image_ids: list[int]) -> stored.StoredPredictions:
     chosen = PREDICTIONS[: len(image_ids)]
-    items = [item for per_image in chosen for item in per_image]
-    counts = [len(per_image) for per_image in chosen]
-    return stored.StoredPredictions(
-        image_ids=np.array(image_ids, dtype=np.int64),
-        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        boxes=np.array([box for _l, _s, box in items], dtype=np.float32).reshape(-1, 4),
-        scores=np.array([score for _l, score, _b in items], dtype=np.float32),
-        labels=np.array([label for label, _s, _b in items], dtype=np.int32),
-        skipped_ids=np.zeros(0, dtype=np.int64),
-    )
+    per_image = [[(box, label, score) for label, score, box in row] for row in chosen]
+    return run_builders.stored_predictions(image_ids, per_image)
 
 
 def validation_images(project) -> list[Image]:
     return list(project.validation_images().order_by("id"))
 
 
-def make_evaluated_run(project, model, user, **fields) -> InferenceRun:
-    """A completed run whose matrix, metrics and instances metrics_rs computed."""
-    images = validation_images(project)
-    values = {
-        "base_confidence": 0.25,
-        "device": "cpu",
-        "batch_size": 8,
-        "image_size": 640,
-        "iou_threshold": 0.3,
-        "low_overlap_threshold": 0.5,
-        "status": InferenceRun.Status.COMPLETED,
-        "images_total": len(images),
-        "images_done": len(images),
-        "timing": {"load": 0.1, "model": 0.2, "total": 0.3},
-        **fields,
-    }
-    run = InferenceRun.objects.create(
-        process=model.process, model=model, project=project, created_by=user, **values
-    )
+def make_known_run(project, model, user, **fields) -> InferenceRun:
+    """The completed run known by heart: dent's own confidence 0.5, PREDICTIONS evaluated by
+    metrics_rs (matrix MATRIX, AP)."""
+    values = {"iou_threshold": 0.3, "timing": {"load": 0.1, "model": 0.2, "total": 0.3}, **fields}
+    run = run_builders.new_completed_run(project, model, user, **values)
     LabelConfidence.objects.create(run=run, label_name="dent", confidence=0.5, base_confidence=0.25)
-    run.predictions_file.name = stored.save(run.pk, stored_predictions([i.pk for i in images]))
-    run.save(update_fields=["predictions_file"])
-    store_evaluation(run, evaluate_stored_run(run))
-    run.refresh_from_db()
-    return run
+    image_ids = [image.pk for image in validation_images(project)]
+    return run_builders.evaluate(run, stored_predictions(image_ids))
 
 
 def make_run_without_predictions(project, model, user, **fields) -> InferenceRun:
     """The same annotated images, but the model returned nothing for any of them."""
-    run = make_evaluated_run(project, model, user, **fields)
+    run = make_known_run(project, model, user, **fields)
     images = [i.pk for i in validation_images(project)]
-    empty = stored.StoredPredictions(
-        image_ids=np.array(images, dtype=np.int64),
-        offsets=np.zeros(len(images) + 1, dtype=np.int64),
-        boxes=np.zeros((0, 4), dtype=np.float32),
-        scores=np.zeros(0, dtype=np.float32),
-        labels=np.zeros(0, dtype=np.int32),
-        skipped_ids=np.zeros(0, dtype=np.int64),
-    )
-    run.predictions_file.name = stored.save(run.pk, empty)
-    run.save(update_fields=["predictions_file"])
-    store_evaluation(run, evaluate_stored_run(run))
-    run.refresh_from_db()
-    return run
+    return run_builders.evaluate(run, run_builders.stored_predictions(images, [[] for _ in images]))

@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 
 from projects.models import Annotation, Image, Label, Project, Task
+from tests.run_builders import evaluated_run, new_completed_run
 from validation.models import DetectionModel, InferenceRun, Instance, Process
 
 MODEL_LABELS = ["scratch", "dent", "划痕"]
@@ -200,30 +201,12 @@ def _metrics_by_hand(labels: list[str], matrix: np.ndarray, gt_counts: np.ndarra
     return {"precision": p, "recall": r, "f1": f1}, per_label
 
 
+TIMING = {"load": 0.4, "preprocess": 0.3, "model": 2.5, "match": 0.01, "save": 0.2, "total": 3.41}
+
+
 def make_completed_run(project: Project, model: DetectionModel, user, **fields) -> InferenceRun:
-    values = {
-        "base_confidence": 0.25,
-        "device": "cpu",
-        "batch_size": 8,
-        "image_size": 640,
-        "iou_threshold": 0.5,
-        "low_overlap_threshold": 0.5,
-        "status": InferenceRun.Status.COMPLETED,
-        "images_total": project.validation_images().count(),
-        "images_done": project.validation_images().count(),
-        "timing": {
-            "load": 0.4,
-            "preprocess": 0.3,
-            "model": 2.5,
-            "match": 0.01,
-            "save": 0.2,
-            "total": 3.41,
-        },
-        **fields,
-    }
-    run = InferenceRun.objects.create(
-        process=model.process, model=model, project=project, created_by=user, **values
-    )
+    """A completed run whose instances and matrix were laid out by hand (no predictions file)."""
+    run = new_completed_run(project, model, user, **{"timing": TIMING, **fields})
     _store_by_hand(run)
     run.refresh_from_db()
     return run
@@ -238,51 +221,25 @@ PREDICTIONS = [
     (260, 180, 300, 220, 2, 0.55),
     (255, 35, 320, 75, 1, 0.50),
 ]
+FIVE_PER_IMAGE_TIMING = {
+    "load": 0.1,
+    "preprocess": 0.1,
+    "model": 0.5,
+    "match": 0.01,
+    "save": 0.05,
+    "total": 0.76,
+}
 
 
-def make_evaluated_run(project: Project, model: DetectionModel, user, **fields) -> InferenceRun:
-    """A completed run whose stored predictions metrics_rs evaluated, as a worker would."""
-    from validation.analysis import evaluation, predictions
-
-    run = InferenceRun.objects.create(
-        process=model.process,
-        model=model,
-        project=project,
-        created_by=user,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.3,
-        low_overlap_threshold=0.5,
-        status=InferenceRun.Status.COMPLETED,
-        images_total=project.validation_images().count(),
-        images_done=project.validation_images().count(),
-        timing={
-            "load": 0.1,
-            "preprocess": 0.1,
-            "model": 0.5,
-            "match": 0.01,
-            "save": 0.05,
-            "total": 0.76,
-        },
-        **fields,
-    )
-    image_ids = list(project.validation_images().order_by("id").values_list("pk", flat=True))
-    count = len(PREDICTIONS)
-    stored = predictions.StoredPredictions(
-        image_ids=np.array(image_ids, dtype=np.int64),
-        offsets=np.arange(0, count * (len(image_ids) + 1), count, dtype=np.int64),
-        boxes=np.array([p[:4] for p in PREDICTIONS] * len(image_ids), dtype=np.float32),
-        scores=np.array([p[5] for p in PREDICTIONS] * len(image_ids), dtype=np.float32),
-        labels=np.array([p[4] for p in PREDICTIONS] * len(image_ids), dtype=np.int32),
-        skipped_ids=np.zeros(0, dtype=np.int64),
-    )
-    run.predictions_file.name = predictions.save(run.pk, stored)
-    run.save(update_fields=["predictions_file"])
-    evaluation.store_evaluation(run, evaluation.evaluate_stored_run(run))
-    run.refresh_from_db()
-    return run
+def make_five_per_image_run(
+    project: Project, model: DetectionModel, user, **fields
+) -> InferenceRun:
+    """A completed run, IoU 0.3, whose every image got the five PREDICTIONS; metrics_rs evaluated
+    its stored predictions, as a worker would."""
+    same = [(p[:4], p[4], p[5]) for p in PREDICTIONS]
+    per_image = [same] * project.validation_images().count()
+    values = {"iou_threshold": 0.3, "timing": FIVE_PER_IMAGE_TIMING, **fields}
+    return evaluated_run(project, model, user, per_image, **values)
 
 
 class World:

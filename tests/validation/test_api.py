@@ -11,18 +11,17 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from tests.clients import HTMX
 from tests.validation.export_world import (
     LABELS,
     MATRIX,
-    make_evaluated_run,
+    make_known_run,
     make_run_without_predictions,
 )
-from tests.validation.run_world import World
-from validation.api.views import create_token
+from validation.api.tokens import create_token
 from validation.models import ApiToken, InferenceRun
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 RUN_KEYS = {
     "run",
@@ -82,13 +81,8 @@ SUMMARY_KEYS = {
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world) -> InferenceRun:
-    return make_evaluated_run(world.project, world.model, world.owner)
+    return make_known_run(world.project, world.model, world.owner)
 
 
 @pytest.fixture
@@ -241,14 +235,14 @@ def test_other_methods_are_405_even_without_csrf(api, run, world, method):
 
 @pytest.fixture
 def runs(world, run) -> dict[str, InferenceRun]:
-    second = make_evaluated_run(
+    second = make_known_run(
         world.project,
         world.other_model,
         world.owner,
         status=InferenceRun.Status.FAILED,
         review_status=InferenceRun.Review.REJECTED,
     )
-    foreign = make_evaluated_run(world.foreign_project, world.model, world.outsider)
+    foreign = make_known_run(world.foreign_project, world.model, world.outsider)
     return {"first": run, "second": second, "foreign": foreign}
 
 

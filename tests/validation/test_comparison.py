@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from projects.models import Annotation, Label
+from tests.run_builders import new_run
 from tests.validation.compare_world import (
     A_PREDICTIONS,
     B_PREDICTIONS,
@@ -18,13 +19,9 @@ from tests.validation.compare_world import (
 from tests.validation.run_world import World
 from validation.analysis import comparison as cmp
 from validation.models import InferenceRun, Instance
+from validation.presenters.changes import annotation_items, instance_items
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture
@@ -51,18 +48,8 @@ def test_a_run_is_not_compared_with_itself(pair):
 
 def test_runs_of_different_projects_are_refused_naming_both(world, pair):
     a, _b = pair
-    other = InferenceRun.objects.create(
-        process=world.process,
-        model=world.model,
-        project=world.foreign_project,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-        status=InferenceRun.Status.COMPLETED,
-        matrix=[[0]],
+    other = new_run(
+        world.foreign_project, world.model, status=InferenceRun.Status.COMPLETED, matrix=[[0]]
     )
     problem = cmp.comparability_problem(a, other)
     assert "same project" in problem
@@ -186,7 +173,7 @@ def test_found_then_missed_names_the_annotation_and_both_instances(world, pair):
     oa, ob = cmp.annotation_outcomes(a), cmp.annotation_outcomes(b)
     scratch0 = annotation_of(world, 0, "scratch")
     assert cmp.group_annotation_ids(oa, ob, cmp.FOUND_TO_MISSED) == [scratch0.pk]
-    [item] = cmp.annotation_items(a, b, [scratch0.pk])
+    [item] = annotation_items(a, b, [scratch0.pk])
     assert item.a.instance.kind == Instance.Kind.TRUE_POSITIVE and item.a.instance.run_id == a.pk
     assert item.b.instance.kind == Instance.Kind.MISSED and item.b.instance.run_id == b.pk
     assert item.direction == "worse" and item.image.pk == scratch0.image_id
@@ -198,7 +185,7 @@ def test_missed_then_found_includes_a_label_run_a_could_not_predict(world, pair)
     oa, ob = cmp.annotation_outcomes(a), cmp.annotation_outcomes(b)
     expected = sorted([annotation_of(world, 2, "dent").pk, annotation_of(world, 0, "crack").pk])
     assert cmp.group_annotation_ids(oa, ob, cmp.MISSED_TO_FOUND) == expected
-    items = cmp.annotation_items(a, b, expected)
+    items = annotation_items(a, b, expected)
     assert [i.direction for i in items] == ["better", "better"]
     assert {i.b.predicted for i in items} == {"dent", "crack"}
 
@@ -212,7 +199,7 @@ def test_an_annotation_deleted_between_the_runs_is_counted_not_followed(world):
     assert moves.deleted_a == 1 and moves.deleted_b == 0
     assert ("tp", "missed") not in moves.counts  # the only found-then-missed one is gone
     [deleted] = cmp.deleted_instance_ids(a)
-    [item] = cmp.instance_items(a, b, [deleted], "a")
+    [item] = instance_items(a, b, [deleted], "a")
     assert item.a.instance.annotation_id is None and item.b.state == "absent"
     diff = cmp.matrix_difference(a, b)
     scratch = diff.labels.index("scratch")
@@ -236,7 +223,7 @@ def test_an_annotation_added_after_run_a_is_not_in_run_a(world):
     group = cmp.parse_group("absent-missed")
     ids = cmp.group_annotation_ids(cmp.annotation_outcomes(a), cmp.annotation_outcomes(b), group)
     assert ids == [added.pk]
-    [item] = cmp.annotation_items(a, b, ids)
+    [item] = annotation_items(a, b, ids)
     assert item.a.instance is None and item.a.state == "absent" and item.direction == ""
 
 
@@ -246,7 +233,7 @@ def test_an_annotation_relabelled_between_the_runs_is_marked_edited(world):
     dent1.label = Label.objects.get(project=world.project, name="划痕")
     dent1.save()
     b = evaluated_run(world, model_b(world), B_PREDICTIONS)
-    [item] = cmp.annotation_items(a, b, [dent1.pk])
+    [item] = annotation_items(a, b, [dent1.pk])
     assert item.a.actual == "dent" and item.b.actual == "划痕"
     assert item.annotation_edited
 
@@ -271,7 +258,7 @@ def test_a_true_positive_cell_follows_annotations(world, pair):
     left = Instance.objects.get(pk__in=changes.left)
     assert left.annotation == annotation_of(world, 0, "scratch")
     assert changes.entered == [] and changes.stayed == 2
-    [item] = cmp.instance_items(a, b, changes.left, "a")
+    [item] = instance_items(a, b, changes.left, "a")
     assert item.a.state == "tp" and item.b.state == "missed"
 
 
@@ -283,7 +270,7 @@ def test_false_alarms_are_followed_by_their_box(pair):
     assert (scratch_bg.entered, scratch_bg.left, scratch_bg.stayed) == ([], [], 1)  # moved 1 px
     dent_bg = cmp.cell_changes(a, b, diff.labels, diff.labels.index("dent"), m)
     assert len(dent_bg.entered) == 1 and dent_bg.left == [] and dent_bg.stayed == 0
-    [item] = cmp.instance_items(b, a, dent_bg.entered, "b")
+    [item] = instance_items(b, a, dent_bg.entered, "b")
     assert item.b.state == "background" and item.a.state == "none" and item.a.instance is None
 
 

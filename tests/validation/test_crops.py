@@ -12,7 +12,6 @@ from PIL import Image as PILImage
 
 from imaging import open_rgb
 from tests.imaging import samples
-from tests.validation.run_world import World, make_completed_run
 from validation.models import Instance
 from validation.presenters import crops
 
@@ -72,10 +71,10 @@ def test_render_of_a_one_sided_instance_draws_only_that_box():
 
 
 @pytest.fixture
-def instance(owner, member, outsider, settings, db) -> Instance:
-    world = World(owner, member, outsider)
-    run = make_completed_run(world.project, world.model, world.owner)
-    return run.instances.select_related("image").filter(kind=Instance.Kind.CONFUSION).first()
+def instance(completed_run, db) -> Instance:
+    return (
+        completed_run.instances.select_related("image").filter(kind=Instance.Kind.CONFUSION).first()
+    )
 
 
 def test_get_crop_writes_once_under_media_crops_run(instance, settings):

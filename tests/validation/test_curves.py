@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from tests.validation.run_world import World
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import curves, evaluation, whatif
 from validation.analysis.evaluation import GroundTruth, Thresholds
 from validation.analysis.predictions import StoredPredictions
+from validation.presenters import charts
 
 A = (0.0, 0.0, 10.0, 10.0)
 B = (20.0, 0.0, 30.0, 10.0)
@@ -124,9 +124,9 @@ def test_a_label_never_predicted_has_an_f1_curve_of_zeros_and_no_f1_recommendati
     crack = curves.label_curves(sweep, tie.labels, [0.25] * 3, {})[2]
     assert {p.f1 for p in crack.points} == {0.0}
     assert {p.precision for p in crack.points} == {None}
-    chart = curves.f1_chart(crack)
-    assert chart is not None and curves.pr_chart(crack) is None
-    assert {marker.y for marker in chart.markers} == {curves.CHART_HEIGHT - curves.PAD_BOTTOM}
+    chart = charts.f1_chart(crack)
+    assert chart is not None and charts.pr_chart(crack) is None
+    assert {marker.y for marker in chart.markers} == {charts.CHART_HEIGHT - charts.PAD_BOTTOM}
     assert recommend(tie, 0.5)[2].f1_confidence is None
 
 
@@ -180,11 +180,6 @@ def test_proposal_lowers_the_base_below_the_lowest_recommendation():
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world):
     whatif.clear_cache()
     project = project_with_validation_task([world.owner])
@@ -223,16 +218,16 @@ def test_charts_stay_inside_their_frame(run):
         pr_defined = any(p.precision is not None and p.recall is not None for p in curve.points)
         f1_defined = any(p.f1 is not None for p in curve.points)
         for chart, defined in (
-            (curves.pr_chart(curve), pr_defined),
-            (curves.f1_chart(curve), f1_defined),
+            (charts.pr_chart(curve), pr_defined),
+            (charts.f1_chart(curve), f1_defined),
         ):
             if chart is None:
                 assert not defined
                 continue
             assert chart.path.startswith("M")
             for marker in [*chart.markers, *([chart.operating] if chart.operating else [])]:
-                assert curves.PAD_LEFT <= marker.x <= chart.width - curves.PAD_RIGHT
-                assert curves.PAD_TOP <= marker.y <= chart.height - curves.PAD_BOTTOM
+                assert charts.PAD_LEFT <= marker.x <= chart.width - charts.PAD_RIGHT
+                assert charts.PAD_TOP <= marker.y <= chart.height - charts.PAD_BOTTOM
             assert len(chart.markers) <= 21
 
 

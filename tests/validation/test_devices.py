@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.clients import HTMX
+from tests.run_builders import new_run
 from tests.validation.device_world import publish_device
 from tests.validation.run_world import World
 from validation.models import InferenceRun
 from validation.runs import devices
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 CPU_COMMAND = ".venv/bin/python manage.py inference_worker --device cpu"
 
 
@@ -22,18 +23,8 @@ def live_redis(settings, redis_server, flush_redis) -> str:
 
 
 def queued_run(world: World, device: str) -> InferenceRun:
-    return InferenceRun.objects.create(
-        process=world.process,
-        model=world.model,
-        project=world.project,
-        created_by=world.owner,
-        base_confidence=0.3,
-        device=device,
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-        images_total=3,
+    return new_run(
+        world.project, world.model, world.owner, base_confidence=0.3, device=device, images_total=3
     )
 
 
@@ -76,28 +67,22 @@ def test_an_unreachable_redis_is_not_reported_as_a_missing_worker(settings):
 
 
 def test_a_queued_run_no_worker_serves_says_so_on_its_progress_fragment(
-    client, owner, member, outsider, live_redis
+    owner_client, world, live_redis
 ):
-    world = World(owner, member, outsider)
     run = queued_run(world, "cpu")
-    client.force_login(owner)
-    html = progress(client, run)
+    html = progress(owner_client, run)
     assert "No live worker serves the queue of “cpu”" in html and CPU_COMMAND in html
     publish_device(live_redis, "box-1/cpu", "cpu")  # a worker starts: the next poll is quiet
-    assert "No live worker" not in progress(client, run)
+    assert "No live worker" not in progress(owner_client, run)
 
 
-def test_the_run_page_says_so_on_first_load_too(client, owner, member, outsider, live_redis):
-    world = World(owner, member, outsider)
+def test_the_run_page_says_so_on_first_load_too(owner_client, world, live_redis):
     run = queued_run(world, "any-gpu")
-    client.force_login(owner)
-    html = client.get(run.get_absolute_url()).content.decode()
+    html = owner_client.get(run.get_absolute_url()).content.decode()
     assert "No live worker serves the queue of “any-gpu”" in html
 
 
-def test_a_running_run_is_not_warned_about(client, owner, member, outsider, live_redis):
-    world = World(owner, member, outsider)
+def test_a_running_run_is_not_warned_about(owner_client, world, live_redis):
     run = queued_run(world, "cpu")
     InferenceRun.objects.filter(pk=run.pk).update(status=InferenceRun.Status.RUNNING)
-    client.force_login(owner)
-    assert "No live worker" not in progress(client, run)
+    assert "No live worker" not in progress(owner_client, run)

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.validation.export_world import MATRIX, make_evaluated_run
-from tests.validation.run_world import World
+from tests.run_builders import new_run
+from tests.validation.export_world import MATRIX, make_known_run
 from validation.analysis import exports
 from validation.models import InferenceRun
 
@@ -17,13 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world) -> InferenceRun:
-    return make_evaluated_run(world.project, world.model, world.owner)
+    return make_known_run(world.project, world.model, world.owner)
 
 
 def export(*args) -> str:
@@ -81,17 +76,7 @@ def test_unknown_run_is_a_clear_error(run):
 
 
 def test_csv_of_a_run_without_results_is_refused_without_writing(world, tmp_path):
-    queued = InferenceRun.objects.create(
-        process=world.process,
-        model=world.model,
-        project=world.project,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-    )
+    queued = new_run(world.project, world.model)
     target = tmp_path / "m.csv"
     with pytest.raises(CommandError, match="no results"):
         export(queued.pk, "--format", "matrix-csv", "--out", target)

@@ -13,6 +13,7 @@ from django.db.models.query import QuerySet
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from tests.run_builders import new_run
 from tests.validation.export_world import (
     AP,
     LABELS,
@@ -20,11 +21,10 @@ from tests.validation.export_world import (
     MATRIX,
     PREDICTIONS,
     f32,
-    make_evaluated_run,
+    make_known_run,
     make_run_without_predictions,
     validation_images,
 )
-from tests.validation.run_world import World
 from validation.analysis import exports
 from validation.analysis.exports import run_results
 from validation.models import InferenceRun
@@ -33,13 +33,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world) -> InferenceRun:
-    return make_evaluated_run(world.project, world.model, world.owner)
+    return make_known_run(world.project, world.model, world.owner)
 
 
 def parse_csv(text: str) -> list[list[str]]:
@@ -331,17 +326,7 @@ def test_run_document_adds_settings_review_and_categories(run, world):
 
 
 def test_exports_refuse_a_run_without_results(world):
-    queued = InferenceRun.objects.create(
-        process=world.process,
-        model=world.model,
-        project=world.project,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-    )
+    queued = new_run(world.project, world.model)
     for build in (
         exports.matrix_csv,
         exports.per_label_csv,
@@ -489,18 +474,7 @@ def test_downloads_refuse_post(client, world, run):
 
 
 def test_run_without_results_answers_409_with_a_reason(client, world):
-    failed = InferenceRun.objects.create(
-        process=world.process,
-        model=world.model,
-        project=world.project,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-        status=InferenceRun.Status.FAILED,
-    )
+    failed = new_run(world.project, world.model, status=InferenceRun.Status.FAILED)
     client.force_login(world.owner)
     for name, _type, _suffix in DOWNLOADS[:4]:
         response = client.get(reverse(name, args=[failed.pk]))

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.http import QueryDict
 
-from tests.validation.run_world import World
 from validation.forms.confidences import (
     ConfidenceForm,
     LabelConfidenceError,
@@ -27,11 +26,6 @@ from validation.forms.wizard import (
 
 pytestmark = pytest.mark.django_db
 LABELS = ["scratch", "dent", "划痕", "crack"]
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture(autouse=True)

@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run
+from tests.clients import HTMX
+from tests.validation.run_world import make_completed_run
 from validation.models import InferenceRun
 from validation.runs.review import NOTES_MAX_LENGTH, filter_by_review
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture

@@ -8,30 +8,18 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Annotation, Label
+from tests.clients import HTMX
 from tests.validation.compare_world import A_PREDICTIONS, evaluated_run, model_b, run_pair
-from tests.validation.run_world import World
 from validation.analysis import comparison as cmp
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 URL = reverse("validation:run-compare")
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture
 def pair(world) -> tuple[InferenceRun, InferenceRun]:
     return run_pair(world)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
 
 
 def compare(a, b, **extra) -> str:

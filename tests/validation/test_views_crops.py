@@ -5,15 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run
+from tests.validation.run_world import make_completed_run
 from validation.presenters.crops import crop_path
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run
+from tests.clients import HTMX
+from tests.validation.run_world import make_completed_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import curves, whatif
 from validation.analysis.evaluation import Thresholds
@@ -17,7 +18,6 @@ from validation.models import InferenceRun
 from validation.views import wizard_state
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)
@@ -29,20 +29,9 @@ def _fresh(settings):
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world) -> InferenceRun:
     project = project_with_validation_task([world.owner, world.member])
     return random_run(project, world.model, world.owner, images=20, seed=11)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
 
 
 def url(name: str, run: InferenceRun) -> str:

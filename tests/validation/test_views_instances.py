@@ -8,27 +8,16 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Image
-from tests.validation.run_world import World, make_completed_run
+from tests.clients import HTMX
+from tests.validation.run_world import make_completed_run
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture
 def run(world) -> InferenceRun:
     return make_completed_run(world.project, world.model, world.owner)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
 
 
 def cell_url(run, row, col) -> str:

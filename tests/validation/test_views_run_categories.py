@@ -7,22 +7,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.validation.export_world import make_evaluated_run, make_run_without_predictions
-from tests.validation.run_world import World
+from tests.clients import HTMX
+from tests.validation.export_world import make_known_run, make_run_without_predictions
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
 
 
 def cells(html: str, row: str) -> list[str]:
@@ -37,14 +25,14 @@ def categories(client, run) -> str:
 
 
 def test_never_predicted_and_never_annotated_labels_show_f1_zero(member_client, world):
-    run = make_evaluated_run(world.project, world.model, world.owner)
+    run = make_known_run(world.project, world.model, world.owner)
     html = categories(member_client, run)
     assert cells(html, "crack")[:3] == ["—", "0.000", "0.000"]  # annotations, no prediction
     assert cells(html, "划痕")[:3] == ["0.000", "—", "0.000"]  # predictions, no annotation
 
 
 def test_macro_f1_counts_the_zeros_and_stays_below_micro(member_client, world):
-    run = make_evaluated_run(world.project, world.model, world.owner)
+    run = make_known_run(world.project, world.model, world.owner)
     html = categories(member_client, run)
     # Precision and recall macro-average the defined values; F1 all four labels.
     assert cells(html, "Macro average")[:3] == ["0.333", "0.222", "0.200"]
@@ -69,5 +57,5 @@ def test_run_list_shows_f1_zero_of_a_run_that_predicts_nothing(member_client, wo
 
 
 def test_the_overview_says_how_f1_treats_labels_never_predicted(member_client, world):
-    run = make_evaluated_run(world.project, world.model, world.owner)
+    run = make_known_run(world.project, world.model, world.owner)
     assert "0 for a label never predicted or never annotated" in categories(member_client, run)

@@ -8,16 +8,15 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Annotation, Label
+from tests.clients import HTMX
 from tests.validation.run_world import (
-    World,
     make_completed_run,
-    make_evaluated_run,
+    make_five_per_image_run,
 )
 from validation.models import InferenceRun
 from validation.runs import start as runs
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)
@@ -26,19 +25,8 @@ def _settings(settings) -> None:
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world) -> InferenceRun:
     return make_completed_run(world.project, world.model, world.owner)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
 
 
 def table_labels(html: str) -> list[str]:
@@ -352,14 +340,14 @@ def test_reevaluate_access_and_method(client, world, run):
 
 
 def test_hand_made_runs_match_what_metrics_rs_computes(world, run):
-    real = make_evaluated_run(world.project, world.model, world.owner)
+    real = make_five_per_image_run(world.project, world.model, world.owner)
     assert (real.labels, real.matrix) == (run.labels, run.matrix)
     fields = ("row", "col", "kind", "actual_label")
     assert sorted(real.instances.values_list(*fields)) == sorted(run.instances.values_list(*fields))
 
 
 def test_reevaluate_after_fixing_an_annotation_changes_exactly_that_instance(member_client, world):
-    run = make_evaluated_run(world.project, world.model, world.owner)
+    run = make_five_per_image_run(world.project, world.model, world.owner)
     image = run.project.validation_images().order_by("id").first()
     dent = Annotation.objects.get(image=image, label__name="dent")
     dent.label = Label.objects.get(project=world.project, name="scratch")

@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run
+from tests.clients import HTMX
+from tests.validation.run_world import make_completed_run
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
 URL = reverse("validation:run-list")
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 def test_lists_the_runs_of_my_projects_newest_first(client, world):

@@ -14,11 +14,6 @@ pytestmark = pytest.mark.django_db
 MEGABYTE = 1_000_000
 
 
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
 def many_label_run(world: World, labels: int, seed: int = 0) -> InferenceRun:
     """A completed run: each label found on the diagonal, confused with 5 others, BG and LOC."""
     run = make_completed_run(world.project, world.model, world.owner)

@@ -8,14 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import reverse
 
-from tests.validation.run_world import World, make_completed_run, make_evaluated_run
+from tests.clients import HTMX
+from tests.run_builders import new_run
+from tests.validation.run_world import make_completed_run, make_five_per_image_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import evaluation, whatif
 from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)
@@ -27,19 +28,8 @@ def _fresh(settings):
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
 def run(world) -> InferenceRun:
-    return make_evaluated_run(world.project, world.model, world.owner)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
+    return make_five_per_image_run(world.project, world.model, world.owner)
 
 
 def whatif_url(run, **query) -> str:
@@ -73,18 +63,7 @@ def test_panel_shows_the_runs_own_thresholds_without_errors(member_client, run):
 
 
 def test_panel_is_not_offered_for_a_run_without_results(member_client, world):
-    queued = InferenceRun.objects.create(
-        process=world.process,
-        model=world.model,
-        project=world.project,
-        created_by=world.owner,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-    )
+    queued = new_run(world.project, world.model, world.owner)
     html = member_client.get(queued.get_absolute_url()).content.decode()
     assert "whatif-form" not in html
     assert member_client.get(whatif_url(queued), QUERY, **HTMX).status_code == 404
@@ -295,7 +274,7 @@ def test_whatif_crop_refuses_a_forged_or_foreign_token(client, world, run):
     token = url.rsplit("/", 1)[1][: -len(".png")]
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     assert client.get(url.replace(token, forged)).status_code == 404
-    other = make_evaluated_run(world.project, world.model, world.owner)
+    other = make_five_per_image_run(world.project, world.model, world.owner)
     assert client.get(url.replace(f"/runs/{run.pk}/", f"/runs/{other.pk}/")).status_code == 404
     client.force_login(world.outsider)
     assert client.get(url).status_code == 404
@@ -392,7 +371,7 @@ def test_save_wrong_method_outsider_and_unfinished_run(client, world, run):
 
 
 def test_run_list_filters_by_review_status(member_client, world, run):
-    other = make_evaluated_run(world.project, world.model, world.owner)
+    other = make_five_per_image_run(world.project, world.model, world.owner)
     InferenceRun.objects.filter(pk=other.pk).update(review_status=InferenceRun.Review.APPROVED)
     html = member_client.get(reverse("validation:run-list"), {"review": "approved"}).content
     html = html.decode()

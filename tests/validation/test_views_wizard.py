@@ -7,13 +7,12 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.clients import HTMX
 from tests.validation.device_world import publish_device
-from tests.validation.run_world import World
 from validation.models import InferenceRun
 from validation.views import wizard_state
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 NO_REDIS = "redis://127.0.0.1:1/0"
 LEGACY = {n: reverse(f"validation:wizard-step{n}") for n in (1, 2, 3)}  # id-less: the newest
 
@@ -32,15 +31,10 @@ def _settings(settings) -> None:
 
 
 @pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
-
-
-@pytest.fixture
-def owner_client(client, world):
-    client.force_login(world.owner)
-    client.steps = start_wizard(client)
-    return client
+def wizard_client(owner_client, world):
+    """The owner's client with a new wizard open: its step URLs in `.steps`."""
+    owner_client.steps = start_wizard(owner_client)
+    return owner_client
 
 
 def step1_data(world) -> dict:
@@ -74,21 +68,21 @@ def step3_data(**changes) -> dict:
 # ---------------------------------------------------------------- start and step 1
 
 
-def test_plus_button_starts_a_fresh_wizard_beside_the_open_one(owner_client, world):
-    fill_step1(owner_client, world)
-    first = owner_client.steps
-    second = start_wizard(owner_client)
+def test_plus_button_starts_a_fresh_wizard_beside_the_open_one(wizard_client, world):
+    fill_step1(wizard_client, world)
+    first = wizard_client.steps
+    second = start_wizard(wizard_client)
     assert second[1] != first[1]
-    assert wizard_state.load(owner_client.session, 1) == {}  # the newest wizard is empty
-    assert 'value="next"' in owner_client.get(second[1]).content.decode()
-    assert owner_client.get(first[2]).status_code == 200  # the first one is still open
+    assert wizard_state.load(wizard_client.session, 1) == {}  # the newest wizard is empty
+    assert 'value="next"' in wizard_client.get(second[1]).content.decode()
+    assert wizard_client.get(first[2]).status_code == 200  # the first one is still open
 
 
-def test_the_session_keeps_the_newest_wizards_only(owner_client, world):
-    fill_step1(owner_client, world)
+def test_the_session_keeps_the_newest_wizards_only(wizard_client, world):
+    fill_step1(wizard_client, world)
     for _ in range(wizard_state.MAX_WIZARDS):
-        start_wizard(owner_client)
-    response = owner_client.get(owner_client.steps[2])
+        start_wizard(wizard_client)
+    response = wizard_client.get(wizard_client.steps[2])
     html = response.content.decode()
     assert response.status_code == 404
     assert "This wizard is no longer open" in html
@@ -96,24 +90,24 @@ def test_the_session_keeps_the_newest_wizards_only(owner_client, world):
 
 
 @pytest.mark.parametrize("step", [1, 2, 3])
-def test_an_unknown_wizard_id_gets_a_clear_page_never_a_500(owner_client, step):
+def test_an_unknown_wizard_id_gets_a_clear_page_never_a_500(wizard_client, step):
     url = reverse(f"validation:wizard-step{step}", args=["no-such-wizard"])
-    page = owner_client.get(url)
-    posted = owner_client.post(url, {"action": "next"}, **HTMX)
+    page = wizard_client.get(url)
+    posted = wizard_client.post(url, {"action": "next"}, **HTMX)
     assert page.status_code == 404 and "This wizard is no longer open" in page.content.decode()
     assert posted.status_code == 404
     assert posted.content.decode().lstrip().startswith('<div id="wizard-form"')
 
 
 @pytest.mark.parametrize("step", [1, 2, 3])
-def test_an_id_less_step_url_opens_the_newest_wizard(owner_client, step):
-    response = owner_client.get(LEGACY[step])
+def test_an_id_less_step_url_opens_the_newest_wizard(wizard_client, step):
+    response = wizard_client.get(LEGACY[step])
     assert response.status_code == 302
-    assert response.url == owner_client.steps[step]
+    assert response.url == wizard_client.steps[step]
 
 
-def test_step1_page_offers_processes_and_marks_unusable_projects(owner_client, world):
-    response = owner_client.get(owner_client.steps[1])
+def test_step1_page_offers_processes_and_marks_unusable_projects(wizard_client, world):
+    response = wizard_client.get(wizard_client.steps[1])
     html = response.content.decode()
     assert response.status_code == 200
     assert world.process.name in html
@@ -121,30 +115,30 @@ def test_step1_page_offers_processes_and_marks_unusable_projects(owner_client, w
     assert "foreign" not in html  # not a member
 
 
-def test_step1_valid_goes_to_step2(owner_client, world):
-    response = owner_client.post(owner_client.steps[1], step1_data(world))
-    assert response.status_code == 302 and response.url == owner_client.steps[2]
+def test_step1_valid_goes_to_step2(wizard_client, world):
+    response = wizard_client.post(wizard_client.steps[1], step1_data(world))
+    assert response.status_code == 302 and response.url == wizard_client.steps[2]
 
 
-def test_step1_valid_with_htmx_answers_hx_redirect(owner_client, world):
-    response = owner_client.post(owner_client.steps[1], step1_data(world), **HTMX)
+def test_step1_valid_with_htmx_answers_hx_redirect(wizard_client, world):
+    response = wizard_client.post(wizard_client.steps[1], step1_data(world), **HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == owner_client.steps[2]
+    assert response["HX-Redirect"] == wizard_client.steps[2]
 
 
-def test_step1_errors_are_422_next_to_the_fields_and_values_kept(owner_client, world):
+def test_step1_errors_are_422_next_to_the_fields_and_values_kept(wizard_client, world):
     data = {**step1_data(world), "model": world.pending_model.pk}
-    response = owner_client.post(owner_client.steps[1], data, **HTMX)
+    response = wizard_client.post(wizard_client.steps[1], data, **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     assert html.lstrip().startswith('<form id="wizard-form"')
     assert "cannot be used: waiting for its probe" in html
     assert f'value="{world.project.pk}"  selected' in html or "selected" in html
-    assert wizard_state.load(owner_client.session, 1)["model"] == str(world.pending_model.pk)
+    assert wizard_state.load(wizard_client.session, 1)["model"] == str(world.pending_model.pk)
 
 
-def test_step1_without_htmx_renders_the_whole_page_with_errors(owner_client, world):
-    response = owner_client.post(owner_client.steps[1], {})
+def test_step1_without_htmx_renders_the_whole_page_with_errors(wizard_client, world):
+    response = wizard_client.post(wizard_client.steps[1], {})
     assert response.status_code == 422
     html = response.content.decode()
     assert "<html" in html
@@ -152,45 +146,45 @@ def test_step1_without_htmx_renders_the_whole_page_with_errors(owner_client, wor
         assert message in html
 
 
-def test_step1_keeps_values_when_coming_back(owner_client, world):
-    fill_step1(owner_client, world)
-    html = owner_client.get(owner_client.steps[1]).content.decode()
+def test_step1_keeps_values_when_coming_back(wizard_client, world):
+    fill_step1(wizard_client, world)
+    html = wizard_client.get(wizard_client.steps[1]).content.decode()
     assert f'<option value="{world.model.pk}"  selected>' in html
     assert "Validation set: 1 tasks, 3 images, 9 annotations." in html
 
 
-def test_models_fragment_lists_the_process_models_and_disables_unprobed(owner_client, world):
+def test_models_fragment_lists_the_process_models_and_disables_unprobed(wizard_client, world):
     url = reverse("validation:wizard-models")
-    html = owner_client.get(url, {"process": world.process.pk}, **HTMX).content.decode()
+    html = wizard_client.get(url, {"process": world.process.pk}, **HTMX).content.decode()
     assert html.lstrip().startswith('<div id="wizard-models">')
     assert world.model.name in html
     assert "paint-model" not in html
     assert "disabled" in html and "probe failed: output shape (1, 7) not understood" in html
 
 
-def test_models_fragment_for_an_unknown_process_is_empty(owner_client, world):
+def test_models_fragment_for_an_unknown_process_is_empty(wizard_client, world):
     url = reverse("validation:wizard-models")
-    html = owner_client.get(url, {"process": "x"}, **HTMX).content.decode()
+    html = wizard_client.get(url, {"process": "x"}, **HTMX).content.decode()
     assert "<optgroup" in html  # all processes, for use without JavaScript
-    assert owner_client.get(url, {"process": 99999}, **HTMX).status_code == 200
+    assert wizard_client.get(url, {"process": 99999}, **HTMX).status_code == 200
 
 
-def test_project_summary_fragment_counts_the_validation_set(owner_client, world):
+def test_project_summary_fragment_counts_the_validation_set(wizard_client, world):
     url = reverse("validation:wizard-project-summary")
-    response = owner_client.get(url, {"project": world.project.pk}, **HTMX)
+    response = wizard_client.get(url, {"project": world.project.pk}, **HTMX)
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="wizard-project-summary"')
     assert "1 tasks, 3 images, 9 annotations" in html
 
 
-def test_project_summary_of_someone_elses_project_is_404(owner_client, world):
+def test_project_summary_of_someone_elses_project_is_404(wizard_client, world):
     url = reverse("validation:wizard-project-summary")
-    assert owner_client.get(url, {"project": world.foreign_project.pk}).status_code == 404
+    assert wizard_client.get(url, {"project": world.foreign_project.pk}).status_code == 404
 
 
-def test_project_summary_without_a_project_is_empty(owner_client, world):
+def test_project_summary_without_a_project_is_empty(wizard_client, world):
     url = reverse("validation:wizard-project-summary")
-    response = owner_client.get(url, {"project": ""})
+    response = wizard_client.get(url, {"project": ""})
     assert response.status_code == 200
     assert "tasks" not in response.content.decode()
 
@@ -198,20 +192,20 @@ def test_project_summary_without_a_project_is_empty(owner_client, world):
 # ---------------------------------------------------------------- step 2
 
 
-def test_step2_needs_step1_first(owner_client):
-    response = owner_client.get(owner_client.steps[2])
-    assert response.status_code == 302 and response.url == owner_client.steps[1]
+def test_step2_needs_step1_first(wizard_client):
+    response = wizard_client.get(wizard_client.steps[2])
+    assert response.status_code == 302 and response.url == wizard_client.steps[1]
 
 
-def test_step2_shows_the_run_labels_and_the_default_base(owner_client, world):
-    fill_step1(owner_client, world)
-    html = owner_client.get(owner_client.steps[2]).content.decode()
+def test_step2_shows_the_run_labels_and_the_default_base(wizard_client, world):
+    fill_step1(wizard_client, world)
+    html = wizard_client.get(wizard_client.steps[2]).content.decode()
     assert 'value="0.25"' in html
     assert "<code>crack</code>" in html  # project-only labels are offered too
 
 
-def test_step2_label_confidence_below_base_is_refused_naming_the_label(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_label_confidence_below_base_is_refused_naming_the_label(wizard_client, world):
+    fill_step1(wizard_client, world)
     data = {
         "base_confidence": "0.5",
         "tab": "builder",
@@ -219,41 +213,41 @@ def test_step2_label_confidence_below_base_is_refused_naming_the_label(owner_cli
         "lc_value": "0.3",
         "action": "next",
     }
-    response = owner_client.post(owner_client.steps[2], data, **HTMX)
+    response = wizard_client.post(wizard_client.steps[2], data, **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     assert "The confidence of “scratch” (0.3) is below the base confidence (0.5)" in html
     assert 'name="lc_value" value="0.3"' in html
 
 
-def test_step2_source_errors_show_line_and_column(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_source_errors_show_line_and_column(wizard_client, world):
+    fill_step1(wizard_client, world)
     data = {
         "base_confidence": "0.5",
         "tab": "source",
         "label_confidences": '{\n"dent": }',
         "action": "next",
     }
-    response = owner_client.post(owner_client.steps[2], data, **HTMX)
+    response = wizard_client.post(wizard_client.steps[2], data, **HTMX)
     assert response.status_code == 422
     assert "Line 2, column 9: Expecting value" in response.content.decode()
 
 
-def test_step2_add_row_then_remove_it(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_add_row_then_remove_it(wizard_client, world):
+    fill_step1(wizard_client, world)
     base = {"base_confidence": "0.4", "tab": "builder"}
-    added = owner_client.post(owner_client.steps[2], {**base, "add": "1"}, **HTMX)
+    added = wizard_client.post(wizard_client.steps[2], {**base, "add": "1"}, **HTMX)
     assert added.status_code == 200
     assert added.content.decode().count('name="lc_label"') == 1
     data = {**base, "lc_label": ["dent", "scratch"], "lc_value": ["0.5", "0.6"], "remove": "0"}
-    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
+    html = wizard_client.post(wizard_client.steps[2], data, **HTMX).content.decode()
     assert html.count('name="lc_label"') == 1
     assert 'value="0.6"' in html
     assert 'value="0.4"' in html  # the base is kept
 
 
-def test_step2_label_picker_offers_each_label_once(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_label_picker_offers_each_label_once(wizard_client, world):
+    fill_step1(wizard_client, world)
     data = {
         "base_confidence": "0.4",
         "tab": "builder",
@@ -261,13 +255,13 @@ def test_step2_label_picker_offers_each_label_once(owner_client, world):
         "lc_value": "0.5",
         "add": "1",
     }
-    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
+    html = wizard_client.post(wizard_client.steps[2], data, **HTMX).content.decode()
     second_row = html.split('name="lc_label"')[2]
     assert '<option value="dent"' not in second_row.split("</select>")[0]
 
 
-def test_step2_switching_tabs_keeps_the_data(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_switching_tabs_keeps_the_data(wizard_client, world):
+    fill_step1(wizard_client, world)
     data = {
         "base_confidence": "0.4",
         "tab": "builder",
@@ -275,7 +269,7 @@ def test_step2_switching_tabs_keeps_the_data(owner_client, world):
         "lc_value": "0.7",
         "switch_tab": "source",
     }
-    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
+    html = wizard_client.post(wizard_client.steps[2], data, **HTMX).content.decode()
     assert "&quot;划痕&quot;: 0.7" in html
     back = {
         "base_confidence": "0.4",
@@ -283,66 +277,66 @@ def test_step2_switching_tabs_keeps_the_data(owner_client, world):
         "label_confidences": '{"划痕": 0.8, "dent": 0.5}',
         "switch_tab": "builder",
     }
-    html = owner_client.post(owner_client.steps[2], back, **HTMX).content.decode()
+    html = wizard_client.post(wizard_client.steps[2], back, **HTMX).content.decode()
     assert 'name="lc_value" value="0.8"' in html and 'name="lc_value" value="0.5"' in html
 
 
-def test_step2_switching_to_builder_with_broken_json_stays_on_source(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_switching_to_builder_with_broken_json_stays_on_source(wizard_client, world):
+    fill_step1(wizard_client, world)
     data = {
         "base_confidence": "0.4",
         "tab": "source",
         "label_confidences": '{"dent": 0.5',
         "switch_tab": "builder",
     }
-    html = owner_client.post(owner_client.steps[2], data, **HTMX).content.decode()
+    html = wizard_client.post(wizard_client.steps[2], data, **HTMX).content.decode()
     assert 'name="label_confidences"' in html
     assert "{&quot;dent&quot;: 0.5" in html
     assert "Line 1, column" in html
 
 
-def test_step2_back_keeps_what_was_typed_even_if_invalid(owner_client, world):
-    fill_step1(owner_client, world)
+def test_step2_back_keeps_what_was_typed_even_if_invalid(wizard_client, world):
+    fill_step1(wizard_client, world)
     data = {
         "base_confidence": "7",
         "tab": "source",
         "label_confidences": '{"dent": 0.5}',
         "action": "back",
     }
-    response = owner_client.post(owner_client.steps[2], data)
-    assert response.status_code == 302 and response.url == owner_client.steps[1]
-    html = owner_client.get(owner_client.steps[2]).content.decode()
+    response = wizard_client.post(wizard_client.steps[2], data)
+    assert response.status_code == 302 and response.url == wizard_client.steps[1]
+    html = wizard_client.get(wizard_client.steps[2]).content.decode()
     assert 'value="7"' in html
     assert "{&quot;dent&quot;: 0.5}</textarea>" in html
 
 
-def test_step2_valid_goes_to_step3(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    saved = wizard_state.load(owner_client.session, 2)
+def test_step2_valid_goes_to_step3(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    saved = wizard_state.load(wizard_client.session, 2)
     assert json.loads(saved["label_confidences"]) == {"scratch": 0.5}
 
 
 # ---------------------------------------------------------------- step 3
 
 
-def test_step3_needs_the_earlier_steps(owner_client, world):
-    assert owner_client.get(owner_client.steps[3]).url == owner_client.steps[1]
-    fill_step1(owner_client, world)
-    assert owner_client.get(owner_client.steps[3]).url == owner_client.steps[2]
+def test_step3_needs_the_earlier_steps(wizard_client, world):
+    assert wizard_client.get(wizard_client.steps[3]).url == wizard_client.steps[1]
+    fill_step1(wizard_client, world)
+    assert wizard_client.get(wizard_client.steps[3]).url == wizard_client.steps[2]
 
 
-def test_step3_shows_defaults_ranges_and_a_fresh_token(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    first = owner_client.get(owner_client.steps[3])
+def test_step3_shows_defaults_ranges_and_a_fresh_token(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    first = wizard_client.get(wizard_client.steps[3])
     html = first.content.decode()
     assert 'name="batch_size" value="8"' in html
     assert 'name="image_size" value="640"' in html
     assert "Default 8; allowed 1 – 256." in html
     assert "Any GPU" in html
     token = first.context["submission_token"]
-    assert token and token != owner_client.get(owner_client.steps[3]).context["submission_token"]
+    assert token and token != wizard_client.get(wizard_client.steps[3]).context["submission_token"]
 
 
 @pytest.mark.parametrize(
@@ -363,10 +357,10 @@ def test_step3_shows_defaults_ranges_and_a_fresh_token(owner_client, world):
         ),
     ],
 )
-def test_step3_errors_are_422_with_values_kept(owner_client, world, field, value, message):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    response = owner_client.post(owner_client.steps[3], step3_data(**{field: value}), **HTMX)
+def test_step3_errors_are_422_with_values_kept(wizard_client, world, field, value, message):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    response = wizard_client.post(wizard_client.steps[3], step3_data(**{field: value}), **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     assert message in html
@@ -374,10 +368,10 @@ def test_step3_errors_are_422_with_values_kept(owner_client, world, field, value
     assert not InferenceRun.objects.exists()
 
 
-def test_step3_queue_unavailable_shows_the_message_and_keeps_the_values(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    response = owner_client.post(owner_client.steps[3], step3_data(batch_size="16"), **HTMX)
+def test_step3_queue_unavailable_shows_the_message_and_keeps_the_values(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    response = wizard_client.post(wizard_client.steps[3], step3_data(batch_size="16"), **HTMX)
     html = response.content.decode()
     assert response.status_code == 503
     assert 'class="form-error"' in html and "Redis" in html
@@ -385,37 +379,37 @@ def test_step3_queue_unavailable_shows_the_message_and_keeps_the_values(owner_cl
     assert not InferenceRun.objects.exists()
 
 
-def test_step3_starts_the_run_once_for_a_double_click(owner_client, world, settings, redis_server):
+def test_step3_starts_the_run_once_for_a_double_click(wizard_client, world, settings, redis_server):
     settings.REDIS_URL = redis_server
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    first = owner_client.post(owner_client.steps[3], step3_data(), **HTMX)
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    first = wizard_client.post(wizard_client.steps[3], step3_data(), **HTMX)
     run = InferenceRun.objects.get()
     assert first["HX-Redirect"] == run.get_absolute_url()
     assert run.created_by == world.owner
     assert run.label_threshold_map() == {"scratch": 0.5}
     assert (run.base_confidence, run.batch_size, run.device) == (0.3, 8, "cpu")
-    second = owner_client.post(owner_client.steps[3], step3_data(), **HTMX)
+    second = wizard_client.post(wizard_client.steps[3], step3_data(), **HTMX)
     assert second["HX-Redirect"] == run.get_absolute_url()
     assert InferenceRun.objects.count() == 1
-    assert wizard_state.load(owner_client.session, 1) == {}  # the wizard was cleared
+    assert wizard_state.load(wizard_client.session, 1) == {}  # the wizard was cleared
 
 
-def test_step3_without_htmx_redirects_to_the_run(owner_client, world, settings, redis_server):
+def test_step3_without_htmx_redirects_to_the_run(wizard_client, world, settings, redis_server):
     settings.REDIS_URL = redis_server
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    response = owner_client.post(owner_client.steps[3], step3_data())
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    response = wizard_client.post(wizard_client.steps[3], step3_data())
     assert response.status_code == 302
     assert response.url == InferenceRun.objects.get().get_absolute_url()
 
 
-def test_step3_back_keeps_the_parameters(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    owner_client.post(owner_client.steps[3], step3_data(batch_size="32", action="back"))
+def test_step3_back_keeps_the_parameters(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    wizard_client.post(wizard_client.steps[3], step3_data(batch_size="32", action="back"))
     assert (
-        'name="batch_size" value="32"' in owner_client.get(owner_client.steps[3]).content.decode()
+        'name="batch_size" value="32"' in wizard_client.get(wizard_client.steps[3]).content.decode()
     )
 
 
@@ -442,13 +436,13 @@ def test_another_users_token_does_not_open_their_run(client, world, settings, re
 
 
 @pytest.mark.parametrize("name", ["wizard-start", "wizard-models", "wizard-project-summary"])
-def test_get_only_views_refuse_post(owner_client, name):
-    assert owner_client.post(reverse(f"validation:{name}")).status_code == 405
+def test_get_only_views_refuse_post(wizard_client, name):
+    assert wizard_client.post(reverse(f"validation:{name}")).status_code == 405
 
 
 @pytest.mark.parametrize("step", [1, 2, 3])
-def test_steps_refuse_other_methods(owner_client, step):
-    assert owner_client.put(owner_client.steps[step]).status_code == 405
+def test_steps_refuse_other_methods(wizard_client, step):
+    assert wizard_client.put(wizard_client.steps[step]).status_code == 405
 
 
 @pytest.mark.parametrize("step", [1, 2, 3])
@@ -468,29 +462,29 @@ def live_redis(settings, redis_server, flush_redis) -> str:
     return redis_server
 
 
-def test_step3_without_a_live_gpu_disables_any_gpu_and_defaults_to_cpu(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    html = owner_client.get(owner_client.steps[3]).content.decode()
+def test_step3_without_a_live_gpu_disables_any_gpu_and_defaults_to_cpu(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    html = wizard_client.get(wizard_client.steps[3]).content.decode()
     assert '<option value="any-gpu" disabled>Any GPU (no GPU worker is live)</option>' in html
     assert '<option value="cpu" selected>' in html
 
 
-def test_step3_with_a_live_gpu_offers_it_and_defaults_to_a_gpu(owner_client, world, live_redis):
+def test_step3_with_a_live_gpu_offers_it_and_defaults_to_a_gpu(wizard_client, world, live_redis):
     publish_device(live_redis, "box-1/cuda:0", "cuda")
     publish_device(live_redis, "box-1/cpu", "cpu")
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    html = owner_client.get(owner_client.steps[3]).content.decode()
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    html = wizard_client.get(wizard_client.steps[3]).content.decode()
     assert '<option value="any-gpu" selected>Any GPU</option>' in html
     assert '<option value="box-1/cuda:0" >box-1/cuda:0 · H100 · idle</option>' in html
     assert "CPU (box-1)" in html
 
 
-def test_step3_refuses_any_gpu_without_a_live_gpu_worker(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    response = owner_client.post(owner_client.steps[3], step3_data(device="any-gpu"), **HTMX)
+def test_step3_refuses_any_gpu_without_a_live_gpu_worker(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    response = wizard_client.post(wizard_client.steps[3], step3_data(device="any-gpu"), **HTMX)
     assert response.status_code == 422
     message = "No live worker serves the queue of “any-gpu”, so the run cannot start. "
     assert message in response.content.decode()
@@ -504,20 +498,20 @@ def fix_input_size(model, size: int) -> None:
     model.save(update_fields=["probe_info"])
 
 
-def test_step3_defaults_to_the_size_the_model_file_fixes(owner_client, world):
+def test_step3_defaults_to_the_size_the_model_file_fixes(wizard_client, world):
     fix_input_size(world.model, 320)
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    html = owner_client.get(owner_client.steps[3]).content.decode()
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    html = wizard_client.get(wizard_client.steps[3]).content.decode()
     assert 'name="image_size" value="320"' in html
     assert "The model&#x27;s file fixes its input size: 320 only." in html
 
 
-def test_step3_refuses_a_size_the_model_file_cannot_take_next_to_the_field(owner_client, world):
+def test_step3_refuses_a_size_the_model_file_cannot_take_next_to_the_field(wizard_client, world):
     fix_input_size(world.model, 320)
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    response = owner_client.post(owner_client.steps[3], step3_data(image_size="640"), **HTMX)
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    response = wizard_client.post(wizard_client.steps[3], step3_data(image_size="640"), **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
     message = "fixes its input size to 320; it cannot run at 640. Enter 320."
@@ -525,10 +519,10 @@ def test_step3_refuses_a_size_the_model_file_cannot_take_next_to_the_field(owner
     assert not InferenceRun.objects.exists()
 
 
-def test_step3_drops_a_saved_size_another_model_allowed(owner_client, world):
-    fill_step1(owner_client, world)
-    fill_step2(owner_client)
-    owner_client.post(owner_client.steps[3], step3_data(image_size="640", action="back"))
+def test_step3_drops_a_saved_size_another_model_allowed(wizard_client, world):
+    fill_step1(wizard_client, world)
+    fill_step2(wizard_client)
+    wizard_client.post(wizard_client.steps[3], step3_data(image_size="640", action="back"))
     fix_input_size(world.model, 320)
-    html = owner_client.get(owner_client.steps[3]).content.decode()
+    html = wizard_client.get(wizard_client.steps[3]).content.decode()
     assert 'name="image_size" value="320"' in html

@@ -8,28 +8,17 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Image
+from tests.clients import HTMX
 from tests.validation.compare_world import B_PREDICTIONS, evaluated_run, model_b
-from tests.validation.run_world import World, add_image
+from tests.validation.run_world import add_image
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture
 def run(world) -> InferenceRun:
     return evaluated_run(world, model_b(world), B_PREDICTIONS)
-
-
-@pytest.fixture
-def member_client(client, world):
-    client.force_login(world.member)
-    return client
 
 
 def url(run, query: str = "") -> str:

@@ -10,8 +10,9 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.clients import HTMX
 from tests.validation.export_world import make_known_run
-from tests.validation.run_world import World, make_five_per_image_run
+from tests.validation.run_world import make_five_per_image_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import evaluation, whatif
 from validation.analysis import predictions as stored
@@ -27,11 +28,6 @@ def _fresh_cache():
     whatif.clear_cache()
     yield
     whatif.clear_cache()
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture
@@ -304,7 +300,7 @@ def test_whatif_response_shows_f1_zero_as_a_number(client, world, known, setting
     response = client.get(
         reverse("validation:run-whatif", args=[known.pk]),
         {"wi_base": "0.95", "wi_iou": "0.3", "wi_low": "0.5"},
-        HTTP_HX_REQUEST="true",
+        **HTMX,
         HTTP_HX_CURRENT_URL=current,
     )
     assert response.status_code == 200

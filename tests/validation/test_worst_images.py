@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.validation.compare_world import B_PREDICTIONS, SCRATCH, evaluated_run, model_b
-from tests.validation.run_world import World
 from validation.analysis.worst_images import ERROR_KIND_KEYS, selected_kinds, worst_images
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from projects.models import Annotation, Image, Label, Project, Task
+from tests import run_builders
 from tests.validation.run_world import MODEL_LABELS, PROJECT_LABELS
-from validation.analysis import evaluation, predictions
 from validation.models import DetectionModel, InferenceRun
 
 
@@ -32,7 +32,7 @@ def random_run(
         for i in range(images)
     )
     image_ids = list(Image.objects.filter(task=task).order_by("id").values_list("id", flat=True))
-    annotations, boxes, scores, pred_labels, offsets = [], [], [], [], [0]
+    annotations, per_image = [], []
     for image_id in image_ids:
         gt = []
         for _ in range(int(rng.integers(1, 6))):
@@ -43,8 +43,8 @@ def random_run(
             annotations.append(
                 Annotation(image_id=image_id, label=labels[name], x1=x, y1=y, x2=x + w, y2=y + h)
             )
-        count = int(rng.integers(0, 10))
-        for _ in range(count):
+        row = []
+        for _ in range(int(rng.integers(0, 10))):
             if gt and rng.random() < 0.7:
                 x1, y1, x2, y2, name = gt[int(rng.integers(0, len(gt)))]
                 jitter = rng.normal(0, 6, 4)
@@ -57,43 +57,12 @@ def random_run(
                 x, y = rng.uniform(0, 330), rng.uniform(0, 240)
                 box = (x, y, x + rng.uniform(10, 60), y + rng.uniform(10, 50))
                 label = int(rng.integers(0, len(MODEL_LABELS)))
-            boxes.append(box)
-            scores.append(round(float(rng.uniform(0.05, 1.0)), 2))
-            pred_labels.append(label)
-        offsets.append(len(scores))
+            row.append((box, label, round(float(rng.uniform(0.05, 1.0)), 2)))
+        per_image.append(row)
     Annotation.objects.bulk_create(annotations)
-    values = {
-        "base_confidence": 0.25,
-        "device": "cpu",
-        "batch_size": 8,
-        "image_size": 640,
-        "iou_threshold": 0.3,
-        "low_overlap_threshold": 0.5,
-        **fields,
-    }
-    run = InferenceRun.objects.create(
-        process=model.process,
-        model=model,
-        project=project,
-        created_by=user,
-        status=InferenceRun.Status.COMPLETED,
-        images_total=images,
-        images_done=images,
-        **values,
-    )
-    stored = predictions.StoredPredictions(
-        image_ids=np.array(image_ids, dtype=np.int64),
-        offsets=np.array(offsets, dtype=np.int64),
-        boxes=np.array(boxes, dtype=np.float32).reshape(-1, 4),
-        scores=np.array(scores, dtype=np.float32),
-        labels=np.array(pred_labels, dtype=np.int32),
-        skipped_ids=np.zeros(0, dtype=np.int64),
-    )
-    run.predictions_file.name = predictions.save(run.pk, stored)
-    run.save(update_fields=["predictions_file"])
-    evaluation.store_evaluation(run, evaluation.evaluate_stored_run(run))
-    run.refresh_from_db()
-    return run
+    values = {"iou_threshold": 0.3, **fields, "images_total": images, "images_done": images}
+    run = run_builders.new_run(project, model, user, status=InferenceRun.Status.COMPLETED, **values)
+    return run_builders.evaluate(run, run_builders.stored_predictions(image_ids, per_image))
 
 
 def project_with_validation_task(members, name: str = "随机项目") -> Project:
