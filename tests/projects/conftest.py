@@ -12,6 +12,7 @@ import pytest
 from PIL import Image as PILImage
 
 from projects.models import Annotation, Image, Label, Project, Task
+from tests.projects.view_world import World, build_world
 
 
 def make_image(
@@ -150,3 +151,9 @@ def unchanged(project, settings) -> Callable[[], None]:
 def messages_at(problems, location: str) -> list[str]:
     """The messages of the problems found at exactly this location."""
     return [problem.message for problem in problems if problem.location == location]
+
+
+@pytest.fixture
+def world(owner, member, outsider) -> World:
+    """The view tests' project world (view_world.build_world)."""
+    return build_world(owner, member, outsider)

@@ -5,30 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from view_world import _fast_password_hashing, build_world  # noqa: F401
 
 from projects.editing import AnnotationsInvalid, AnnotationsStale, save_annotations
 from projects.models import Annotation, Image
+from tests.projects.view_world import boxes_of, edit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
-
-
-def current(image) -> list[dict]:
-    """The image's boxes as the editor sends them back."""
-    return [
-        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
-        for a in Annotation.objects.filter(image=image).order_by("id")
-    ]
-
-
-def edit(image, boxes) -> dict:
-    """What the editor posts: the boxes and the image version it read them at."""
-    return {"version": Image.objects.get(pk=image.pk).version, "boxes": boxes}
 
 
 def snapshot(image) -> list[tuple]:
@@ -49,7 +31,7 @@ def test_unchanged_boxes_keep_their_who_and_when(world, member):
     age_annotations(world.image)
     before = snapshot(world.image)
 
-    result = save_annotations(world.image, edit(world.image, current(world.image)), member)
+    result = save_annotations(world.image, edit(world.image, boxes_of(world.image)), member)
 
     assert snapshot(world.image) == before
     assert (result.created, result.updated, result.deleted, result.unchanged) == (0, 0, 0, 2)
@@ -57,7 +39,7 @@ def test_unchanged_boxes_keep_their_who_and_when(world, member):
 
 def test_moving_one_box_updates_it_in_place_and_records_only_that_row(world, member):
     age_annotations(world.image)
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     untouched_before = snapshot(world.image)[1]
     boxes[0].update(x1=20, x2=60, y1=15, y2=45)
 
@@ -73,7 +55,7 @@ def test_moving_one_box_updates_it_in_place_and_records_only_that_row(world, mem
 
 def test_relabelling_records_who_changed_it(world, member):
     age_annotations(world.image)
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes[1]["label"] = world.labels["污渍"].pk
 
     save_annotations(world.image, edit(world.image, boxes), member)
@@ -85,7 +67,7 @@ def test_relabelling_records_who_changed_it(world, member):
 
 
 def test_a_box_left_out_is_deleted_and_the_others_keep_their_ids(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
 
     result = save_annotations(world.image, edit(world.image, boxes[1:]), member)
 
@@ -95,7 +77,7 @@ def test_a_box_left_out_is_deleted_and_the_others_keep_their_ids(world, member):
 
 
 def test_a_box_without_id_is_created_with_its_author(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes.append({"id": None, "label": world.labels["凹坑"].pk, "x1": 1, "y1": 2, "x2": 3, "y2": 4})
 
     result = save_annotations(world.image, edit(world.image, boxes), member)
@@ -148,7 +130,7 @@ def assert_refused(world, member, payload, expected: set[tuple]) -> None:
     ],
 )
 def test_an_invalid_box_is_refused_with_its_index_and_field(world, member, change, field):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes[0]["x1"] += 1  # a valid change that must not be written either
     boxes[1].update(change)
 
@@ -156,29 +138,29 @@ def test_an_invalid_box_is_refused_with_its_index_and_field(world, member, chang
 
 
 def test_a_label_of_another_project_is_refused(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes[0]["label"] = world.other_label.pk
 
     assert_refused(world, member, edit(world.image, boxes), {(0, "label")})
 
 
 def test_an_annotation_of_another_image_cannot_be_taken_over(world, member):
-    boxes = current(world.image)
-    boxes.append({**current(world.second_image)[0], "x1": 2})
+    boxes = boxes_of(world.image)
+    boxes.append({**boxes_of(world.second_image)[0], "x1": 2})
 
     assert_refused(world, member, edit(world.image, boxes), {(2, "id")})
     assert Annotation.objects.filter(image=world.second_image).count() == 1
 
 
 def test_the_same_id_twice_is_refused(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes.append(dict(boxes[0]))
 
     assert_refused(world, member, edit(world.image, boxes), {(2, "id")})
 
 
 def test_every_bad_box_is_reported_not_just_the_first(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes[0]["x2"] = 5  # < x1 = 10
     boxes[1]["label"] = world.other_label.pk
     boxes.append("not a box")
@@ -197,15 +179,15 @@ def test_a_payload_without_a_list_of_boxes_is_refused(world, member, payload):
 def test_a_save_bumps_the_image_version_and_returns_it(world, member):
     before = Image.objects.get(pk=world.image.pk).version
 
-    result = save_annotations(world.image, edit(world.image, current(world.image)), member)
+    result = save_annotations(world.image, edit(world.image, boxes_of(world.image)), member)
 
     assert result.version == before + 1
     assert Image.objects.get(pk=world.image.pk).version == before + 1
 
 
 def test_a_save_read_at_an_older_version_is_stale_and_changes_nothing(world, member, owner):
-    stale = edit(world.image, current(world.image))
-    first = current(world.image)
+    stale = edit(world.image, boxes_of(world.image))
+    first = boxes_of(world.image)
     first[0].update(x1=20, x2=60)
     save_annotations(world.image, edit(world.image, first), owner)
     before = snapshot(world.image)
@@ -220,24 +202,24 @@ def test_a_save_read_at_an_older_version_is_stale_and_changes_nothing(world, mem
 
 
 def test_a_stale_list_naming_a_box_deleted_meanwhile_is_stale_not_invalid(world, member, owner):
-    stale = edit(world.image, current(world.image))
-    save_annotations(world.image, edit(world.image, current(world.image)[1:]), owner)
+    stale = edit(world.image, boxes_of(world.image))
+    save_annotations(world.image, edit(world.image, boxes_of(world.image)[1:]), owner)
 
     with pytest.raises(AnnotationsStale):
         save_annotations(world.image, stale, member)
 
-    assert len(current(world.image)) == 1
+    assert len(boxes_of(world.image)) == 1
 
 
 @pytest.mark.parametrize("version", [None, "abc", -1, True, 1.5, 2**31, "9" * 400])
 def test_a_save_without_a_valid_version_is_refused(world, member, version):
     assert_refused(
-        world, member, {"version": version, "boxes": current(world.image)}, {(None, "version")}
+        world, member, {"version": version, "boxes": boxes_of(world.image)}, {(None, "version")}
     )
 
 
 def test_bad_boxes_are_reported_before_a_missing_version(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes[0]["x2"] = 5
 
     assert_refused(world, member, {"boxes": boxes}, {(0, "x2")})
@@ -255,13 +237,13 @@ def test_bad_boxes_are_reported_before_a_missing_version(world, member):
     ],
 )
 def test_a_new_box_under_one_pixel_is_refused(world, member, box, field):
-    boxes = [*current(world.image), {"id": None, "label": world.labels["划痕"].pk, **box}]
+    boxes = [*boxes_of(world.image), {"id": None, "label": world.labels["划痕"].pk, **box}]
 
     assert_refused(world, member, edit(world.image, boxes), {(2, field)})
 
 
 def test_a_box_resized_under_one_pixel_is_refused(world, member):
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
     boxes[0]["x2"] = boxes[0]["x1"] + 1e-7
 
     assert_refused(world, member, edit(world.image, boxes), {(0, "x2")})
@@ -278,7 +260,7 @@ def test_a_one_pixel_box_is_kept(world, member):
 def test_a_stored_sub_pixel_box_left_as_it_is_does_not_block_the_save(world, member):
     tiny = Annotation.objects.filter(image=world.image).order_by("id").first()
     Annotation.objects.filter(pk=tiny.pk).update(x2=tiny.x1 + 0.2)  # as an importer kept it
-    boxes = current(world.image)
+    boxes = boxes_of(world.image)
 
     result = save_annotations(world.image, edit(world.image, boxes[:1]), member)
 

@@ -7,16 +7,12 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
-from view_world import _fast_password_hashing, build_world  # noqa: F401
 
-from projects.models import Annotation, Image
+from projects.models import Image
+from tests.clients import HTMX
+from tests.projects.view_world import boxes_of, edit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
 
 
 def editor_url(image) -> str:
@@ -29,18 +25,6 @@ def save_url(image) -> str:
 
 def config_of(response) -> dict:
     return response.context["config"]
-
-
-def boxes_of(image) -> list[dict]:
-    return [
-        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
-        for a in Annotation.objects.filter(image=image).order_by("id")
-    ]
-
-
-def edit(image, boxes) -> dict:
-    """What the editor posts: the boxes and the image version it read them at."""
-    return {"version": Image.objects.get(pk=image.pk).version, "boxes": boxes}
 
 
 def post_json(client, url: str, payload) -> object:
@@ -99,7 +83,7 @@ def test_a_run_that_is_not_a_positive_int_is_ignored(client, member, world, run)
 def test_htmx_gets_the_editor_fragment(client, member, world):
     client.force_login(member)
 
-    response = client.get(editor_url(world.image), headers={"HX-Request": "true"})
+    response = client.get(editor_url(world.image), **HTMX)
 
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="image-editor"')

@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
-from view_world import _fast_password_hashing, add_image, build_world, png_bytes  # noqa: F401
 
 from projects.imagefiles import sniff_content_type
 from tests.imaging import samples
+from tests.projects.view_world import add_image, png_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
 
 
 def file_url(image) -> str:

@@ -8,16 +8,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from view_world import _fast_password_hashing, add_image, build_world  # noqa: F401
 
 from projects.models import Annotation, Task
+from tests.clients import HTMX
+from tests.projects.view_world import add_image
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
 
 
 def url(project) -> str:
@@ -97,7 +93,7 @@ def test_post_is_not_allowed(client, member, world):
 def test_htmx_gets_the_task_table_fragment(client, member, world):
     client.force_login(member)
 
-    response = client.get(url(world.project), headers={"HX-Request": "true"})
+    response = client.get(url(world.project), **HTMX)
 
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="project-tasks"')

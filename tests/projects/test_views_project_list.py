@@ -6,17 +6,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from view_world import _fast_password_hashing, add_image, build_world  # noqa: F401
 
 from projects.models import Project, Task
+from tests.clients import HTMX
+from tests.projects.view_world import add_image
 
 pytestmark = pytest.mark.django_db
 URL = reverse("projects:project-list")
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
 
 
 def row_of(project) -> str:
@@ -94,7 +90,7 @@ def test_post_is_not_allowed(client, member, world):
 def test_htmx_filter_returns_the_table_fragment(client, staff, world):
     client.force_login(staff)
 
-    response = client.get(URL, {"q": "other"}, headers={"HX-Request": "true"})
+    response = client.get(URL, {"q": "other"}, **HTMX)
 
     body = response.content.decode()
     assert response.status_code == 200
@@ -107,7 +103,7 @@ def test_htmx_filter_returns_the_table_fragment(client, staff, world):
 def test_a_filter_without_match_says_so(client, member, world):
     client.force_login(member)
 
-    response = client.get(URL, {"q": "zzz"}, headers={"HX-Request": "true"})
+    response = client.get(URL, {"q": "zzz"}, **HTMX)
 
     assert response.status_code == 200
     assert "No project matches “zzz”." in response.content.decode()

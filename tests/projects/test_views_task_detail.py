@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from view_world import _fast_password_hashing, build_world  # noqa: F401
 
 from projects.models import Image, Task
 from projects.views.task_detail import GALLERY_PAGE_SIZE
+from tests.clients import HTMX
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
 
 
 def url(task) -> str:
@@ -84,7 +79,7 @@ def test_htmx_paging_returns_the_gallery_fragment(client, member, world):
     many_images(world.training_task, GALLERY_PAGE_SIZE + 3)
     client.force_login(member)
 
-    response = client.get(url(world.training_task), {"page": 2}, headers={"HX-Request": "true"})
+    response = client.get(url(world.training_task), {"page": 2}, **HTMX)
 
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="task-gallery"')
@@ -126,7 +121,7 @@ def test_the_toggle_sets_the_flag_and_htmx_gets_the_toggle_fragment(client, memb
     response = client.post(
         toggle_url(world.training_task),
         {"is_validation": "1", "version": 0},
-        headers={"HX-Request": "true"},
+        **HTMX,
     )
 
     assert response.status_code == 200
@@ -191,7 +186,7 @@ def test_a_click_on_a_flag_changed_meanwhile_is_409_and_changes_nothing(client, 
     response = client.post(
         toggle_url(world.training_task),
         {"is_validation": "1", "version": 0},
-        headers={"HX-Request": "true"},
+        **HTMX,
     )
 
     assert response.status_code == 409
@@ -206,7 +201,7 @@ def test_a_click_on_a_flag_changed_meanwhile_is_409_and_changes_nothing(client, 
 def test_a_click_without_a_valid_version_or_value_is_422(client, member, world, data):
     client.force_login(member)
 
-    response = client.post(toggle_url(world.training_task), data, headers={"HX-Request": "true"})
+    response = client.post(toggle_url(world.training_task), data, **HTMX)
 
     assert response.status_code == 422
     assert 'role="alert"' in response.content.decode()

@@ -9,16 +9,11 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from view_world import _fast_password_hashing, build_world  # noqa: F401
 
 from projects.models import Annotation, Image, Task
+from tests.clients import HTMX
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(owner, member, outsider):
-    return build_world(owner, member, outsider)
 
 
 def url(project) -> str:
@@ -71,7 +66,7 @@ def test_htmx_upload_swaps_the_form_and_refreshes_the_tables_out_of_band(
     response = client.post(
         url(world.project),
         form(zipped(make_coco()), validation=""),
-        headers={"HX-Request": "true"},
+        **HTMX,
     )
 
     body = response.content.decode()
@@ -105,7 +100,7 @@ def test_a_zip_with_a_path_outside_the_folder_is_refused(client, member, world, 
     before = rows()
 
     archive = zipped(make_coco(), extra={"../evil.txt": b"x"})
-    response = client.post(url(world.project), form(archive), headers={"HX-Request": "true"})
+    response = client.post(url(world.project), form(archive), **HTMX)
 
     assert response.status_code == 422
     assert "../evil.txt" in response.content.decode()
@@ -117,7 +112,7 @@ def test_a_file_that_is_not_a_zip_is_refused_next_to_the_field(client, member, w
     client.force_login(member)
     fake = SimpleUploadedFile("data.zip", b"not a zip at all")
 
-    response = client.post(url(world.project), form(fake), headers={"HX-Request": "true"})
+    response = client.post(url(world.project), form(fake), **HTMX)
 
     assert response.status_code == 422
     assert response.context["form"].errors["archive"]

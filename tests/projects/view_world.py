@@ -5,17 +5,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-import pytest
 from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 
 from projects.models import Annotation, Image, Label, Project, Task
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """The user fixtures hash passwords; the default hasher costs ~1 s per user on these CPUs."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), colour=(120, 125, 130)) -> bytes:
@@ -79,3 +72,16 @@ def build_world(owner, member, outsider) -> World:
         second_image=second_image,
         other_image=other_image,
     )
+
+
+def boxes_of(image: Image) -> list[dict]:
+    """The image's boxes as the editor sends them back."""
+    return [
+        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
+        for a in Annotation.objects.filter(image=image).order_by("id")
+    ]
+
+
+def edit(image: Image, boxes: list[dict]) -> dict:
+    """What the editor posts: the boxes and the image version it read them at."""
+    return {"version": Image.objects.get(pk=image.pk).version, "boxes": boxes}
