@@ -1,46 +1,33 @@
 """Two completed runs of one project side by side: metrics, matrix difference, instance changes.
 
-Everything is computed from stored results (no HTTP): the views only render it. Labels are
-aligned by name; annotations are followed across runs by their id (Instance.annotation).
+Everything is computed from stored results (no HTTP): the presenters only shape it for the page.
+Labels are aligned by name; annotations are followed across runs by their id (see `outcomes`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+# The groups a comparison drills into are named here too, with the comparison they belong to.
+from validation.analysis.outcomes import FOUND_TO_MISSED as FOUND_TO_MISSED
+from validation.analysis.outcomes import MISSED_TO_FOUND as MISSED_TO_FOUND
+from validation.analysis.outcomes import (
+    Group,
+    Outcomes,
+    Transitions,
+    annotation_outcomes,
+    deleted_instance_ids,
+    group_annotation_ids,
+    transitions,
+)
+from validation.analysis.outcomes import parse_group as parse_group
 from validation.models import InferenceRun, Instance
 
-Kind = Instance.Kind
-# Instances that stand for one annotation: each annotation of a run is in exactly one of them.
-ANNOTATION_KINDS = (Kind.TRUE_POSITIVE, Kind.CONFUSION, Kind.LOC, Kind.MISSED)
-STATE_OF_KIND: dict[int, str] = {
-    Kind.TRUE_POSITIVE: "tp",
-    Kind.CONFUSION: "confusion",
-    Kind.LOC: "loc",
-    Kind.DUPLICATE: "duplicate",
-    Kind.BACKGROUND: "background",
-    Kind.MISSED: "missed",
-}
-# What became of an annotation in a run; "absent": it was not part of that run at all.
-STATES = ("tp", "confusion", "loc", "missed", "absent")
-STATE_NAMES = {
-    "tp": gettext_lazy("found"),
-    "confusion": gettext_lazy("confused"),
-    "loc": gettext_lazy("poorly localised"),
-    "missed": gettext_lazy("missed"),
-    "absent": gettext_lazy("not in the run"),
-    "duplicate": gettext_lazy("duplicate"),
-    "background": gettext_lazy("background"),
-    "none": gettext_lazy("no such prediction"),
-}
-# Higher is better; a change between equal ranks (confused ↔ LOC) is neither.
-STATE_RANK = {"tp": 2, "confusion": 1, "loc": 1, "missed": 0}
 RUN_METRICS = ("f1", "precision", "recall", "map50", "map50_95")
 LABEL_METRICS = ("f1", "precision", "recall", "ap50", "ap50_95")
 BOX_MATCH_IOU = 0.5  # a false alarm "stays" when the other run has one of its label within this IoU
@@ -120,6 +107,8 @@ def union_labels(a_labels: list[str], b_labels: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class LabelDeltas:
+    """One label's metrics and counts in both runs, and whether each run has the label."""
+
     name: str
     metrics: dict[str, Delta]
     annotations: Delta
@@ -232,111 +221,6 @@ def matrix_difference(a: InferenceRun, b: InferenceRun) -> MatrixDiff:
     return MatrixDiff(labels, cells)
 
 
-# ---------------------------------------------------------------- annotations across runs
-
-
-@dataclass
-class Outcomes:
-    """What became of each annotation in one run."""
-
-    by_annotation: dict[int, tuple[str, int]]  # annotation id → (state, instance id)
-    deleted: int  # annotation-side instances whose annotation has been deleted since
-
-    def state(self, annotation_id: int) -> str:
-        return self.by_annotation.get(annotation_id, ("absent", 0))[0]
-
-
-def annotation_outcomes(run: InferenceRun) -> Outcomes:
-    """One query: every annotation-side instance of the run, by annotation id."""
-    rows = Instance.objects.filter(run=run, kind__in=ANNOTATION_KINDS).values_list(
-        "annotation_id", "kind", "id"
-    )
-    by_annotation: dict[int, tuple[str, int]] = {}
-    deleted = 0
-    for annotation_id, kind, pk in rows.order_by().iterator(chunk_size=10_000):
-        if annotation_id is None:
-            deleted += 1
-        else:
-            by_annotation[annotation_id] = (STATE_OF_KIND[kind], pk)
-    return Outcomes(by_annotation, deleted)
-
-
-@dataclass(frozen=True)
-class Group:
-    """A set of changes the page can drill into: an annotation transition, or deleted ones."""
-
-    key: str
-    before: str = ""
-    after: str = ""
-    deleted_in: str = ""  # "a" or "b" for the instances whose annotation was deleted
-
-    @property
-    def direction(self) -> str:
-        if self.deleted_in or "absent" in (self.before, self.after):
-            return ""
-        rank_a, rank_b = STATE_RANK[self.before], STATE_RANK[self.after]
-        return "same" if rank_a == rank_b else ("better" if rank_b > rank_a else "worse")
-
-
-FOUND_TO_MISSED = Group("tp-missed", "tp", "missed")
-MISSED_TO_FOUND = Group("missed-tp", "missed", "tp")
-
-
-def parse_group(value: str | None) -> Group | None:
-    """A group from its key: "<state a>-<state b>" with two different states, or "deleted-a|b"."""
-    if not value:
-        return None
-    if value in ("deleted-a", "deleted-b"):
-        return Group(value, deleted_in=value[-1])
-    before, sep, after = value.partition("-")
-    if sep and before in STATES and after in STATES and before != after:
-        return Group(value, before, after)
-    return None
-
-
-@dataclass
-class Transitions:
-    """How many annotations went from each state in run a to each state in run b."""
-
-    counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    deleted_a: int = 0
-    deleted_b: int = 0
-
-    def count(self, before: str, after: str) -> int:
-        return self.counts.get((before, after), 0)
-
-    def group_count(self, group: Group) -> int:
-        if group.deleted_in == "a":
-            return self.deleted_a
-        if group.deleted_in == "b":
-            return self.deleted_b
-        return self.count(group.before, group.after)
-
-    @property
-    def changed(self) -> int:
-        return sum(n for (sa, sb), n in self.counts.items() if sa != sb)
-
-
-def transitions(oa: Outcomes, ob: Outcomes) -> Transitions:
-    """Count annotations by (state in a, state in b), over the annotations of either run."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for annotation_id in oa.by_annotation.keys() | ob.by_annotation.keys():
-        counts[(oa.state(annotation_id), ob.state(annotation_id))] += 1
-    return Transitions(dict(counts), oa.deleted, ob.deleted)
-
-
-def group_annotation_ids(oa: Outcomes, ob: Outcomes, group: Group) -> list[int]:
-    """The annotations of a transition group, in id order."""
-    ids = oa.by_annotation.keys() | ob.by_annotation.keys()
-    return sorted(i for i in ids if oa.state(i) == group.before and ob.state(i) == group.after)
-
-
-def deleted_instance_ids(run: InferenceRun) -> list[int]:
-    """Annotation-side instances whose annotation has been deleted since the run."""
-    rows = Instance.objects.filter(run=run, kind__in=ANNOTATION_KINDS, annotation__isnull=True)
-    return list(rows.order_by("id").values_list("id", flat=True))
-
-
 # ---------------------------------------------------------------- one difference cell
 
 
@@ -429,117 +313,6 @@ def cell_changes(a: InferenceRun, b: InferenceRun, labels: list[str], row: int, 
     left |= {r[0] for r in loose_a if r[0] not in matched_a}
     entered |= {r[0] for r in loose_b if r[0] not in matched_b}
     return CellChanges(sorted(entered), sorted(left), stayed + len(pairs))
-
-
-# ---------------------------------------------------------------- what the drill-down shows
-
-
-@dataclass(frozen=True)
-class Side:
-    """One run's side of a change: its instance (None when it has none) and its state."""
-
-    run: InferenceRun
-    instance: Instance | None
-    state: str
-
-    @property
-    def state_name(self) -> str:
-        return str(STATE_NAMES[self.state])
-
-    @property
-    def predicted(self) -> str | None:
-        return predicted_name(self.run, self.instance) if self.instance else None
-
-    @property
-    def actual(self) -> str | None:
-        return label_name(self.run, self.instance) if self.instance else None
-
-
-@dataclass(frozen=True)
-class ChangeItem:
-    a: Side
-    b: Side
-
-    @property
-    def sides(self) -> tuple[Side, Side]:
-        return (self.a, self.b)
-
-    @property
-    def shown(self) -> Side:
-        """The side whose instance the full-screen view highlights: run b's when it has one."""
-        return self.b if self.b.instance is not None else self.a
-
-    @property
-    def image(self):
-        return self.shown.instance.image
-
-    @property
-    def direction(self) -> str:
-        if self.a.state in STATE_RANK and self.b.state in STATE_RANK:
-            return Group("", self.a.state, self.b.state).direction
-        return ""
-
-    @property
-    def annotation_edited(self) -> bool:
-        """The annotation's box or label changed between the two runs."""
-        ia, ib = self.a.instance, self.b.instance
-        if ia is None or ib is None or ia.annotation_id is None or ia.kind not in ANNOTATION_KINDS:
-            return False
-        box_a, box_b = (ia.gx1, ia.gy1, ia.gx2, ia.gy2), (ib.gx1, ib.gy1, ib.gx2, ib.gy2)
-        return box_a != box_b or label_name(self.a.run, ia) != label_name(self.b.run, ib)
-
-
-def label_name(run: InferenceRun, instance: Instance) -> str | None:
-    index = instance.actual_label
-    return run.labels[index] if index is not None and index < len(run.labels) else None
-
-
-def predicted_name(run: InferenceRun, instance: Instance) -> str | None:
-    return run.labels[instance.row] if instance.row < len(run.labels) else None
-
-
-def _side(run: InferenceRun, instance: Instance | None, missing: str = "absent") -> Side:
-    state = STATE_OF_KIND[Instance.Kind(instance.kind)] if instance else missing
-    return Side(run, instance, state)
-
-
-def annotation_items(a: InferenceRun, b: InferenceRun, annotation_ids: list[int]):
-    """Each annotation's instance in run a and in run b (one query for both runs)."""
-    found = Instance.objects.filter(
-        run__in=[a.pk, b.pk], annotation_id__in=annotation_ids, kind__in=ANNOTATION_KINDS
-    ).select_related("image")
-    by_key = {(inst.run_id, inst.annotation_id): inst for inst in found}
-    return [
-        ChangeItem(_side(a, by_key.get((a.pk, i))), _side(b, by_key.get((b.pk, i))))
-        for i in annotation_ids
-        if (a.pk, i) in by_key or (b.pk, i) in by_key
-    ]
-
-
-def instance_items(run: InferenceRun, other: InferenceRun, ids: list[int], side: str):
-    """Instances of one run with, where they carry an annotation, its instance in the other run."""
-    instances = Instance.objects.filter(run=run, pk__in=ids).select_related("image")
-    by_id = {inst.pk: inst for inst in instances}
-    annotated = [i.annotation_id for i in by_id.values() if i.annotation_id is not None]
-    counterparts = {
-        inst.annotation_id: inst
-        for inst in Instance.objects.filter(
-            run=other, annotation_id__in=annotated, kind__in=ANNOTATION_KINDS
-        ).select_related("image")
-    }
-    items = []
-    for pk in ids:
-        inst = by_id.get(pk)
-        if inst is None:
-            continue
-        mine = _side(run, inst)
-        if inst.annotation_id is not None:
-            theirs = _side(other, counterparts.get(inst.annotation_id))
-        else:  # a false alarm, or an annotation deleted since: nothing to follow by id
-            missing = "absent" if inst.kind in ANNOTATION_KINDS else "none"
-            theirs = _side(other, None, missing=missing)
-        items.append(ChangeItem(mine, theirs) if side == "a" else ChangeItem(theirs, mine))
-    return items
 
 
 class Comparison:
