@@ -11,6 +11,9 @@ import re
 import secrets
 from collections.abc import Mapping
 
+from validation.analysis import curves, whatif
+from validation.models import InferenceRun
+
 SESSION_KEY = "validation_wizards"
 MAX_WIZARDS = 10
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{6,32}")
@@ -86,3 +89,25 @@ def discard(session, wizard_id: str | None = None) -> None:
     if wizard_id in wizards:
         del wizards[wizard_id]
         _store(session, wizards)
+
+
+def prefill_from_run(session, run: InferenceRun, base: float, own: dict[str, float]) -> str:
+    """A new wizard's three steps as if typed: this run's settings with the new confidences."""
+    wizard = create(session)
+    choice = {"process": run.process_id, "model": run.model_id, "project": run.project_id}
+    save(session, 1, choice, wizard)
+    confidences = {
+        "base_confidence": whatif.number(base),
+        "tab": "source",
+        "label_confidences": curves.wizard_source(own),
+    }
+    save(session, 2, confidences, wizard)
+    parameters = {
+        "device": run.device,
+        "batch_size": run.batch_size,
+        "image_size": run.image_size,
+        "iou_threshold": whatif.number(run.iou_threshold),
+        "low_overlap_threshold": whatif.number(run.low_overlap_threshold),
+    }
+    save(session, 3, parameters, wizard)
+    return wizard
