@@ -1,15 +1,11 @@
 """Read-only JSON API for training pipelines: runs by bearer token (Authorization: Bearer …).
 
-A token is ``secrets.token_urlsafe(32)``; only its SHA-256 hex digest is stored, with its first
-characters as a prefix to find and show it. A token sees exactly the runs its user may see.
+A token (see `tokens`) sees exactly the runs its user may see.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-import secrets
 
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
@@ -20,40 +16,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from validation.analysis.exports import run_document, run_queryset
+from validation.api.tokens import token_for
 from validation.models import ApiToken, InferenceRun
 from validation.views.access import parse_id, visible_runs
 
-PREFIX_LENGTH = 8
-TOKEN_BYTES = 32
 ALLOWED_METHODS = ("GET", "HEAD")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 JSON_OPTIONS = {"ensure_ascii": False}
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def create_token(user, name: str) -> tuple[ApiToken, str]:
-    """A new token for this user; the raw value is returned once and never stored."""
-    raw = secrets.token_urlsafe(TOKEN_BYTES)
-    token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:PREFIX_LENGTH], token_hash=hash_token(raw)
-    )
-    return token, raw
-
-
-def token_for(raw: str) -> ApiToken | None:
-    """The live token with this value (constant-time digest comparison), else None."""
-    digest = hash_token(raw)
-    found = None
-    for token in ApiToken.objects.filter(prefix=raw[:PREFIX_LENGTH]).select_related("user"):
-        if hmac.compare_digest(token.token_hash, digest):
-            found = token
-    if found is None or found.revoked or not found.user.is_active:
-        return None
-    return found
 
 
 def _bearer(request: HttpRequest) -> str | None:

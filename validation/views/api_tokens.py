@@ -4,38 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from validation.api.views import create_token
+from validation.api.tokens import TokenForm, create_token
 from validation.models import ApiToken
 from validation.views.access import fragment_or_page
 
 TEMPLATE = "validation/api_tokens.html"
 FRAGMENT = "api-tokens"
-
-
-class TokenForm(forms.Form):
-    name = forms.CharField(
-        label=_("Name"),
-        max_length=100,
-        help_text=_("What uses it, e.g. “training pipeline”."),
-    )
-
-    def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if ApiToken.objects.filter(user=self.user, name=name, revoked=False).exists():
-            raise forms.ValidationError(_("You already have a token with this name."))
-        return name
 
 
 def _user(request: HttpRequest) -> Any:

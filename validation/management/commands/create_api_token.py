@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from validation.api.views import create_token
+from validation.api.tokens import create_token
 from validation.models import ApiToken
 
 
