@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from django.http import FileResponse, Http404
@@ -9,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from projects.access import get_image_for_user
 from projects.imagefiles import ImageUnavailable, content_type_of, image_path, thumbnail_path
+from projects.models import Image
 
 
 def _image_response(path: Path, content_type: str, filename: str) -> FileResponse:
@@ -20,14 +22,19 @@ def _image_response(path: Path, content_type: str, filename: str) -> FileRespons
     return response
 
 
+def _file_of(image: Image, locate: Callable[[Image], Path]) -> Path:
+    """The image's file that `locate` finds (or makes), else 404 with the reason."""
+    try:
+        return locate(image)
+    except ImageUnavailable as exc:
+        raise Http404(str(exc)) from exc
+
+
 @require_GET
 def image_file(request, pk: int) -> FileResponse:
     """The original image file."""
     image = get_image_for_user(request.user, pk)
-    try:
-        path = image_path(image)
-    except ImageUnavailable as exc:
-        raise Http404(str(exc)) from exc
+    path = _file_of(image, image_path)
     return _image_response(path, content_type_of(path), Path(image.name).name)
 
 
@@ -35,8 +42,5 @@ def image_file(request, pk: int) -> FileResponse:
 def image_thumb(request, pk: int) -> FileResponse:
     """A JPEG thumbnail of the image, made once and cached under MEDIA_ROOT/thumbs/."""
     image = get_image_for_user(request.user, pk)
-    try:
-        path = thumbnail_path(image)
-    except ImageUnavailable as exc:
-        raise Http404(str(exc)) from exc
-    return _image_response(path, "image/jpeg", Path(image.name).stem + ".jpg")
+    name = Path(image.name).stem + ".jpg"
+    return _image_response(_file_of(image, thumbnail_path), "image/jpeg", name)

@@ -8,14 +8,7 @@ from django.views.decorators.http import require_GET
 
 from projects.access import get_project_for_user
 from projects.forms import DatasetUploadForm
-from projects.models import Project
-from projects.summaries import labels_with_counts, task_summaries
-
-
-def project_context(project: Project, **extra) -> dict:
-    """Everything the project page and its fragments show."""
-    labels = labels_with_counts(project)
-    return {"project": project, "labels": labels, "tasks": task_summaries(project, labels), **extra}
+from projects.project_page import project_context
 
 
 @require_GET

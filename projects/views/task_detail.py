@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from projects.access import get_task_for_user
+from projects.flags import TaskFlagForm, set_validation_flag
 from projects.models import Task
 from projects.summaries import gallery_images, task_label_counts, tasks_with_counts
-from projects.versioning import StaleEdit, claim_version, version_field
+from projects.versioning import StaleEdit
 
 GALLERY_PAGE_SIZE = 48
-
-
-class TaskFlagForm(forms.Form):
-    is_validation = forms.TypedChoiceField(
-        choices=[("0", "0"), ("1", "1")], coerce=lambda v: v == "1"
-    )
-    # The task version the page was read at: a flag changed meanwhile makes this click stale.
-    version = version_field()
 
 
 def _page(request, task: Task, extra: dict | None = None, status: int = 200) -> HttpResponse:
@@ -39,18 +31,6 @@ def _page(request, task: Task, extra: dict | None = None, status: int = 200) -> 
 def task_detail(request, pk: int) -> HttpResponse:
     """The task page; an HTMX request (gallery paging) gets the gallery only."""
     return _page(request, get_task_for_user(request.user, pk))
-
-
-def set_validation_flag(task: Task, wanted: bool, version: int) -> None:
-    """Set the flag if the task is still at `version`; StaleEdit if it changed to something else."""
-    try:
-        task.version = claim_version(Task.objects, task.pk, version, is_validation=wanted)
-    except StaleEdit:
-        task.refresh_from_db(fields=["is_validation", "version"])
-        if task.is_validation != wanted:
-            raise
-        return  # already as wanted (a double click): nothing lost, nothing to do
-    task.is_validation = wanted
 
 
 @require_POST
