@@ -18,6 +18,12 @@ from validation.views import (
     worst_images,
 )
 
+
+def per_run(route: str, view, name: str):
+    """A URL of one run's pages: the route under runs/<int:pk>/."""
+    return path(f"runs/<int:pk>/{route}", view, name=name)
+
+
 app_name = "validation"
 urlpatterns = [
     path("", runs_list.run_list, name="run-list"),
@@ -34,89 +40,43 @@ urlpatterns = [
     path("runs/new/models/", wizard.wizard_models, name="wizard-models"),
     path("runs/new/project/", wizard.wizard_project_summary, name="wizard-project-summary"),
     path("runs/compare/", compare.run_compare, name="run-compare"),
-    path("runs/<int:pk>/", run_detail.run_detail, name="run-detail"),
-    path("runs/<int:pk>/worst/", worst_images.worst_images_page, name="worst-images"),
-    path("runs/<int:pk>/progress/", run_detail.run_progress, name="run-progress"),
-    path("runs/<int:pk>/categories/", run_detail.run_categories, name="run-categories"),
-    path("runs/<int:pk>/cancel/", run_detail.run_cancel, name="run-cancel"),
-    path("runs/<int:pk>/reevaluate/", run_detail.run_reevaluate, name="run-reevaluate"),
-    path("runs/<int:pk>/cells/<int:row>-<int:col>/", instances.run_cell, name="run-cell"),
-    path("runs/<int:pk>/selection/", instances.instance_selection, name="instance-selection"),
-    path(
-        "runs/<int:pk>/instances/<int:instance_pk>/crop.png",
-        crops.instance_crop,
-        name="instance-crop",
-    ),
-    path("runs/<int:pk>/images/<int:image_pk>/", instances.image_view, name="image-view"),
-    path(
-        "runs/<int:pk>/images/<int:image_pk>/predictions.json",
+    per_run("", run_detail.run_detail, "run-detail"),
+    per_run("worst/", worst_images.worst_images_page, "worst-images"),
+    per_run("progress/", run_detail.run_progress, "run-progress"),
+    per_run("categories/", run_detail.run_categories, "run-categories"),
+    per_run("cancel/", run_detail.run_cancel, "run-cancel"),
+    per_run("reevaluate/", run_detail.run_reevaluate, "run-reevaluate"),
+    per_run("cells/<int:row>-<int:col>/", instances.run_cell, "run-cell"),
+    per_run("selection/", instances.instance_selection, "instance-selection"),
+    per_run("instances/<int:instance_pk>/crop.png", crops.instance_crop, "instance-crop"),
+    per_run("images/<int:image_pk>/", instances.image_view, "image-view"),
+    per_run(
+        "images/<int:image_pk>/predictions.json",
         instances.image_predictions_json,
-        name="image-predictions",
+        "image-predictions",
     ),
-]
-
-# Exports, review and API tokens (issue 6).
-urlpatterns += [
-    path("runs/<int:pk>/export/matrix.csv", exports.export_matrix_csv, name="export-matrix-csv"),
-    path(
-        "runs/<int:pk>/export/per-label.csv",
-        exports.export_per_label_csv,
-        name="export-per-label-csv",
-    ),
-    path(
-        "runs/<int:pk>/export/instances.csv",
-        exports.export_instances_csv,
-        name="export-instances-csv",
-    ),
-    path(
-        "runs/<int:pk>/export/predictions.json",
-        exports.export_predictions_json,
-        name="export-predictions-json",
-    ),
-    path("runs/<int:pk>/export/run.json", exports.export_run_json, name="export-run-json"),
-    path("runs/<int:pk>/review/", review.run_review, name="run-review"),
+    # Exports, review and API tokens (issue 6).
+    per_run("export/matrix.csv", exports.export_matrix_csv, "export-matrix-csv"),
+    per_run("export/per-label.csv", exports.export_per_label_csv, "export-per-label-csv"),
+    per_run("export/instances.csv", exports.export_instances_csv, "export-instances-csv"),
+    per_run("export/predictions.json", exports.export_predictions_json, "export-predictions-json"),
+    per_run("export/run.json", exports.export_run_json, "export-run-json"),
+    per_run("review/", review.run_review, "run-review"),
     path("account/tokens/", api_tokens.api_tokens, name="api-tokens"),
     path(
         "account/tokens/<int:token_pk>/revoke/",
         api_tokens.revoke_api_token,
         name="api-token-revoke",
     ),
-]
-
-# What-if, curves and recommended confidences (issue 6).
-urlpatterns += [
-    path("runs/<int:pk>/whatif/", whatif.run_whatif, name="run-whatif"),
-    path("runs/<int:pk>/whatif/save/", whatif.run_whatif_save, name="run-whatif-save"),
-    path(
-        "runs/<int:pk>/whatif/cells/<int:row>-<int:col>/",
-        whatif.run_whatif_cell,
-        name="run-whatif-cell",
-    ),
-    path(
-        "runs/<int:pk>/whatif/crops/<str:token>.png",
-        whatif.run_whatif_crop,
-        name="run-whatif-crop",
-    ),
-    path(
-        "runs/<int:pk>/whatif/images/<int:image_pk>/",
-        whatif.run_whatif_image,
-        name="run-whatif-image",
-    ),
-    path(
-        "runs/<int:pk>/whatif/selection/",
-        whatif.run_whatif_selection,
-        name="run-whatif-selection",
-    ),
-    path("runs/<int:pk>/curves/", curves.run_curves, name="run-curves"),
-    path("runs/<int:pk>/recommended/", curves.run_recommended, name="run-recommended"),
-    path(
-        "runs/<int:pk>/recommended/use/",
-        curves.run_recommended_use,
-        name="run-recommended-use",
-    ),
-    path(
-        "runs/<int:pk>/recommended/config.json",
-        curves.run_deployment_config,
-        name="run-deployment-config",
-    ),
+    # What-if, curves and recommended confidences (issue 6).
+    per_run("whatif/", whatif.run_whatif, "run-whatif"),
+    per_run("whatif/save/", whatif.run_whatif_save, "run-whatif-save"),
+    per_run("whatif/cells/<int:row>-<int:col>/", whatif.run_whatif_cell, "run-whatif-cell"),
+    per_run("whatif/crops/<str:token>.png", whatif.run_whatif_crop, "run-whatif-crop"),
+    per_run("whatif/images/<int:image_pk>/", whatif.run_whatif_image, "run-whatif-image"),
+    per_run("whatif/selection/", whatif.run_whatif_selection, "run-whatif-selection"),
+    per_run("curves/", curves.run_curves, "run-curves"),
+    per_run("recommended/", curves.run_recommended, "run-recommended"),
+    per_run("recommended/use/", curves.run_recommended_use, "run-recommended-use"),
+    per_run("recommended/config.json", curves.run_deployment_config, "run-deployment-config"),
 ]
