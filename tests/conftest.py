@@ -66,36 +66,28 @@ def staff_client(staff):
     return logged_in(staff)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    """A real, private redis-server on loopback for this test session; yields its URL."""
+def redis_server_command(port: int, workdir: str) -> list[str]:
+    """redis-server on loopback at this port, persisting nothing; fails the test if not installed."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed; run `make test`, which installs it")
-    port = _free_port()
+    persist_nothing = ["--save", "", "--appendonly", "no"]
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", *persist_nothing, "--dir", workdir]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real, private redis-server on loopback for this test session; yields its URL."""
+    port = free_port()
     workdir = tempfile.mkdtemp(prefix="test-redis-")
     proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        redis_server_command(port, workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

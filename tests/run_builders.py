@@ -1,8 +1,9 @@
-"""Runs built as the tests and benchmarks need them, the way a worker would leave them.
+"""Runs built as the tests and benchmarks need them, the way the wizard and a worker leave them.
 
 `new_run` is the row with the usual settings (queued unless told otherwise); `evaluated_run`
-saves a stored predictions file for a completed run and has metrics_rs evaluate it.
-Imported by bench/ too (after Django is set up), so it imports nothing from pytest.
+saves a stored predictions file for a completed run and has metrics_rs evaluate it;
+`start_as_the_wizard` queues a run for a real worker. Imported by bench/ too (after Django is
+set up), so it imports nothing from pytest.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from projects.models import Project
 from validation.analysis import evaluation, predictions
 from validation.models import DetectionModel, InferenceRun
+from validation.runs.start import start_run
 
 # The wizard's usual settings; a run that needs others says so.
 RUN_SETTINGS = {
@@ -23,6 +25,15 @@ RUN_SETTINGS = {
     "image_size": 640,
     "iou_threshold": 0.5,
     "low_overlap_threshold": 0.5,
+}
+
+# Step 3 of the wizard with the usual settings, as its form posts them.
+STEP3_FIELDS = {
+    "device": "cpu",
+    "batch_size": "8",
+    "image_size": "640",
+    "iou_threshold": "0.5",
+    "low_overlap_threshold": "0.5",
 }
 
 Box = Sequence[float]
@@ -98,3 +109,19 @@ def evaluated_run(
     rows = [per_image[i] if i < len(per_image) else [] for i in range(len(image_ids))]
     run = new_completed_run(project, model, user, **fields)
     return evaluate(run, stored_predictions(image_ids, rows))
+
+
+def start_as_the_wizard(model: DetectionModel, project: Project, user, **settings) -> InferenceRun:
+    """Queue a run as the wizard's last step does: base confidence 0.3, no label confidences,
+    batches of 4 at the tiny test models' 64 px on the CPU, IoU and low overlap 0.5."""
+    values = {
+        "base_confidence": 0.3,
+        "label_confidences": {},
+        "device": "cpu",
+        "batch_size": 4,
+        "image_size": 64,
+        "iou_threshold": 0.5,
+        "low_overlap_threshold": 0.5,
+        **settings,
+    }
+    return start_run(user=user, model=model, project=project, **values)

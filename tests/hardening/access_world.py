@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from django.apps import apps
 from django.contrib.sessions.models import Session
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -133,6 +134,12 @@ def build_access_world(world: World) -> AccessWorld:
         outsider_token_raw=outsider_raw,
         victim_token_raw=victim_raw,
     )
+
+
+@pytest.fixture
+def access(world: World) -> AccessWorld:
+    """The access world on the validation world (the hardening conftest offers both)."""
+    return build_access_world(world)
 
 
 def whatif_crop_token(run: InferenceRun, image: Image) -> str:

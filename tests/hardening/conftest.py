@@ -1,4 +1,6 @@
-"""Fault-test fixtures: real worker processes, a Redis of our own to stop, the figures printed."""
+"""Hardening fixtures: the validation world and the access world built on it; for the fault tests
+real worker processes, a Redis of our own to stop, the figures printed; the bad-input summary last.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,12 +18,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port, redis_server_command
+from tests.hardening.access_world import access  # noqa: F401 (fixture)
 from tests.jobs.conftest import _model_row
 from tests.jobs.tiny_models import SlowDetector, export
+from tests.run_builders import STEP3_FIELDS, start_as_the_wizard
+from tests.validation.run_world import world  # noqa: F401 (fixture)
 from validation.jobs import probe_model_job
 from validation.models import DetectionModel, InferenceRun, Instance
-from validation.runs.start import start_run
 
 # Worker timings for the tests: a run beats every second, is "lost" after 6 s of silence, each
 # worker reconciles every second, and a queued run whose job Redis lost is re-queued after 3 s.
@@ -34,6 +37,15 @@ FAST_RECONCILE = {
 }
 FIGURES: list[str] = []
 SLOW_SIZE = 160  # the slow model's fixed input size
+SUMMARY_TEST = "test_every_bad_input_was_answered_cleanly"  # in test_bad_input_summary.py
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The bad-input summary runs after every other test collected, whatever the file order: it
+    tallies what the bad-input tests recorded (a run of its file alone has nothing to tally)."""
+    last = [item for item in items if item.name == SUMMARY_TEST]
+    items[:] = [item for item in items if item.name != SUMMARY_TEST] + last
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -202,31 +214,14 @@ class RedisProcess:
     """A redis-server of the test's own, without persistence, that can be stopped and restarted."""
 
     def __init__(self) -> None:
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            pytest.fail("redis-server is not installed; run `make test`, which installs it")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="fault-redis-")
         self.proc: subprocess.Popen | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.workdir,
-            ],
+            redis_server_command(self.port, self.workdir),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -287,21 +282,9 @@ def probed(model: DetectionModel) -> DetectionModel:
 
 
 def start(model, project, user, **overrides) -> InferenceRun:
-    """Start a run the way the wizard does."""
-    values = dict(
-        user=user,
-        model=model,
-        project=project,
-        base_confidence=0.3,
-        label_confidences={},
-        device="cpu",
-        batch_size=2,
-        image_size=SLOW_SIZE,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-    )
-    values.update(overrides)
-    return start_run(**values)
+    """Start a run the way the wizard does, in batches of 2 at the slow model's size."""
+    values = {"batch_size": 2, "image_size": SLOW_SIZE, **overrides}
+    return start_as_the_wizard(model, project, user, **values)
 
 
 def ended(run_id: int) -> InferenceRun | None:
@@ -368,14 +351,6 @@ def fill_wizard(client, model: DetectionModel, project) -> None:
 
 
 def step3_data(token: str, **changes: str) -> dict[str, str]:
-    """The final step's form: start the run with this submission token."""
-    return {
-        "device": "cpu",
-        "batch_size": "4",
-        "image_size": "64",
-        "iou_threshold": "0.5",
-        "low_overlap_threshold": "0.5",
-        "submission_token": token,
-        "action": "start",
-        **changes,
-    }
+    """The final step's form: start the run (batches of 4 at 64 px) with this submission token."""
+    fields = {"batch_size": "4", "image_size": "64", "submission_token": token, "action": "start"}
+    return {**STEP3_FIELDS, **fields, **changes}

@@ -14,17 +14,12 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Annotation, Image
+from tests.clients import HTMX
 from tests.conftest import REPO_ROOT
-from tests.hardening.access_world import AccessWorld, build_access_world, whatif_crop_token
-from tests.validation.run_world import World
+from tests.hardening.access_world import whatif_crop_token
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def access(owner, member, outsider) -> AccessWorld:
-    return build_access_world(World(owner, member, outsider))
 
 
 # ---------------------------------------------------------------- CSRF
@@ -42,14 +37,14 @@ def test_an_htmx_post_without_the_csrf_header_is_refused_and_with_it_accepted(ac
     client, token = _csrf_client(access.world.owner)
     url = reverse("validation:run-review", args=[access.run.pk])
     data = {"review_status": "approved", "review_notes": "ok", "version": 0}
-    htmx = {"HX-Request": "true", "HX-Target": "run-review"}
+    htmx = {**HTMX, "HTTP_HX_TARGET": "run-review"}
 
-    refused = client.post(url, data, headers=htmx)
+    refused = client.post(url, data, **htmx)
     run = InferenceRun.objects.get(pk=access.run.pk)
     assert refused.status_code == 403
     assert run.review_status == InferenceRun.Review.TO_REVIEW
 
-    accepted = client.post(url, data, headers={**htmx, "X-CSRFToken": token})
+    accepted = client.post(url, data, headers={"X-CSRFToken": token}, **htmx)
     run.refresh_from_db()
     assert accepted.status_code == 200
     assert run.review_status == InferenceRun.Review.APPROVED
@@ -78,9 +73,7 @@ def test_a_token_of_another_session_is_refused(access):
     _other, foreign = _csrf_client(access.world.member)
     url = reverse("projects:task-validation", args=[access.task.pk])
 
-    response = client.post(
-        url, {"is_validation": "0"}, headers={"HX-Request": "true", "X-CSRFToken": foreign}
-    )
+    response = client.post(url, {"is_validation": "0"}, headers={"X-CSRFToken": foreign}, **HTMX)
 
     assert response.status_code == 403
     access.task.refresh_from_db()

@@ -12,15 +12,9 @@ from django.test import Client
 from django.urls import clear_url_caches, reverse
 
 import config.urls
-from tests.hardening.access_world import AccessWorld, build_access_world, whatif_crop_token
-from tests.validation.run_world import World
+from tests.hardening.access_world import AccessWorld, whatif_crop_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def access(owner, member, outsider) -> AccessWorld:
-    return build_access_world(World(owner, member, outsider))
 
 
 @pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])

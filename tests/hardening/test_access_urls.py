@@ -18,13 +18,11 @@ from tests.hardening.access_world import (
     AccessWorld,
     all_patterns,
     app_patterns,
-    build_access_world,
     changes,
     db_state,
     file_state,
     victim_values,
 )
-from tests.validation.run_world import World
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
@@ -49,11 +47,6 @@ OBJECT_FREE = {
 }
 # Object-free pages that must refuse the victim's ids in their query with 404.
 QUERY_404 = {"validation:wizard-project-summary", "validation:run-compare"}
-
-
-@pytest.fixture
-def access(owner, member, outsider) -> AccessWorld:
-    return build_access_world(World(owner, member, outsider))
 
 
 def _request(client: Client, method: str, url: str, data=None, **headers):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.clients import HTMX
 from tests.hardening.xss_world import ESCAPED, RAW, XssWorld, admin_pages, build_xss_world, pages
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def test_every_page_shows_the_names_as_text(client, owner, xss):
     problems = []
     for what, url in pages(xss).items():
         for headers in ({}, HTMX):
-            response = client.get(url, headers=headers, follow=not headers)
+            response = client.get(url, follow=not headers, **headers)
             body = response.content.decode()
             if response.status_code != 200:
                 problems.append(f"{what} {url} {headers}: {response.status_code}")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from projects.models import Image, Project, Task
+from tests.clients import HTMX
 from tests.hardening.bad_input import Guard, Outcome, record
 from tests.hardening.corpus import Case, archive_cases, image_cases
 from tests.hardening.corpus_annotations import coco_cases, yolo_cases
@@ -77,7 +78,7 @@ def _check_accepted(case: Case, response, guard: Guard, outcome: Outcome, client
             outcome.half_written += f" size {(odd.width, odd.height)} != {case.size}"
     for image in images.exclude(name__in=("a.jpg", "b.png")):  # the odd one: served and edited
         for name in ("projects:image-thumb", "projects:image-editor"):
-            shown = client.get(reverse(name, args=[image.pk]), headers={"HX-Request": "true"})
+            shown = client.get(reverse(name, args=[image.pk]), **HTMX)
             if shown.status_code >= 500:
                 outcome.server_error = f"{name} of {image.name}: {shown.status_code}"
 
@@ -92,7 +93,7 @@ def _upload(client, project, case: Case, kind: str, tmp_path: Path, media: Path)
         upload = SimpleUploadedFile(name, path.read_bytes(), content_type="application/zip")
         data = {"archive": upload, "format": case.fmt, "task_name": case.name, "validation": "on"}
         url = reverse("projects:dataset-upload", args=[project.pk])
-        response = client.post(url, data, headers={"HX-Request": "true"})  # as the page sends it
+        response = client.post(url, data, **HTMX)  # as the page sends it
         if response.status_code >= 500:
             outcome.server_error = f"HTTP {response.status_code}"
         elif response.status_code == 200 and (case.where is None or case.either):

@@ -13,15 +13,16 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from projects.models import Annotation, Label, Task
+from tests.clients import HTMX, logged_in
 from tests.hardening.bad_input import Guard, Outcome, record
 from tests.hardening.corpus import coco_entries, zip_bytes
 from tests.hardening.corpus_forms import FormCase, all_form_cases
+from tests.run_builders import STEP3_FIELDS
 from tests.validation.export_world import make_known_run
 from tests.validation.run_world import World
 from validation.api.tokens import create_token
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
 
 
 class Context:
@@ -87,15 +88,7 @@ def _wizard(ctx: Context, case: FormCase):
         assert client.post(reverse("validation:wizard-step1"), ctx.step1()).status_code == 302
     if case.entry == "wizard-3":
         assert client.post(reverse("validation:wizard-step2"), ctx.step2()).status_code == 302
-        data = {
-            "device": "cpu",
-            "batch_size": "8",
-            "image_size": "640",
-            "iou_threshold": "0.5",
-            "low_overlap_threshold": "0.5",
-            "submission_token": "corpus",
-            "action": "start",
-        }
+        data = {**STEP3_FIELDS, "submission_token": "corpus", "action": "start"}
         url = reverse("validation:wizard-step3")
     elif case.entry == "wizard-2":
         data, url = ctx.step2(), reverse("validation:wizard-step2")
@@ -111,10 +104,10 @@ def _whatif(ctx: Context, case: FormCase):
     data = {"wi_base": "0.25", "wi_iou": "0.3", "wi_low": "0.5", **case.data}
     if case.entry == "whatif":
         url = reverse("validation:run-whatif", args=[ctx.run.pk])
-        response = ctx.client.get(url, data, headers=HTMX)
+        response = ctx.client.get(url, data, **HTMX)
     else:
         url = reverse("validation:run-whatif-save", args=[ctx.run.pk])
-        response = ctx.client.post(url, data, headers=HTMX)
+        response = ctx.client.post(url, data, **HTMX)
     page = ctx.client.get(reverse("validation:run-detail", args=[ctx.run.pk]), data)
     state = page.context.get("whatif") if page.context else None
     errors: dict[str, list[str]] = {}
@@ -150,7 +143,7 @@ def _post_form(ctx: Context, case: FormCase):
         fields = {"archive": archive, "format": "coco", "task_name": "new batch", **data}
         fields = {k: v for k, v in fields.items() if v is not None}
         url = reverse("projects:dataset-upload", args=[w.project.pk])
-        response = ctx.client.post(url, fields, headers=HTMX)
+        response = ctx.client.post(url, fields, **HTMX)
     elif case.entry == "model-upload":
         fields = {
             "process": w.process.pk,
@@ -185,10 +178,10 @@ def _query(ctx: Context, case: FormCase):
         "image": reverse("validation:image-view", args=[run.pk, image.pk]),
         "editor-page": reverse("projects:image-editor", args=[image.pk]),
     }
-    headers = {"Authorization": f"Bearer {ctx.token}"} if case.entry == "api" else HTMX
+    extra = {"HTTP_AUTHORIZATION": f"Bearer {ctx.token}"} if case.entry == "api" else HTMX
     if case.entry in ("detail", "runs", "compare", "curves", "worst"):
-        headers = {}  # the whole page, whose context the test client records
-    response = ctx.client.get(urls[case.entry], data, headers=headers)
+        extra = {}  # the whole page, whose context the test client records
+    response = ctx.client.get(urls[case.entry], data, **extra)
     errors = _form_errors(response)
     if case.entry == "api" and response.status_code == 400:
         errors = response.json()["errors"]
@@ -262,10 +255,8 @@ def _check_response(case: FormCase, response, errors: dict, outcome: Outcome) ->
 
 
 @pytest.fixture
-def ctx(client, owner, member, outsider) -> Context:
-    client.force_login(owner)
-    client.raise_request_exception = False
-    return Context(World(owner, member, outsider), client)
+def ctx(world) -> Context:
+    return Context(world, logged_in(world.owner, raise_request_exception=False))
 
 
 @pytest.mark.parametrize("group", ["wizard", "whatif", "editor", "other"])

@@ -22,24 +22,20 @@ from django.urls import reverse
 
 from projects.editing import AnnotationsStale, save_annotations
 from projects.models import Annotation, Image, Task
+from tests import clients
+from tests.clients import HTMX
 from tests.hardening.bad_input import Guard, Outcome, record
 from tests.hardening.corpus import zip_bytes
-from tests.validation.run_world import World, make_completed_run
+from tests.projects.view_world import boxes_of
+from tests.validation.run_world import make_completed_run
 from validation.models import DetectionModel, InferenceRun
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def world(owner, member, outsider) -> World:
-    return World(owner, member, outsider)
 
 
 def logged_in(user) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
+    """A client of the user's own that answers a server error as a browser gets it (a 500)."""
+    return clients.logged_in(user, raise_request_exception=False)
 
 
 def refused_stale(name: str, response, message: str, guard: Guard) -> Outcome:
@@ -109,13 +105,13 @@ def test_a_stale_review_does_not_overwrite_the_first_sign_off(world, tmp_path, s
     run = make_completed_run(world.project, world.model, world.owner)
     url = reverse("validation:run-review", args=[run.pk])
     alice, bob = logged_in(world.owner), logged_in(world.member)
-    version = form_version(alice.get(url, headers=HTMX))
-    assert form_version(bob.get(url, headers=HTMX)) == version
+    version = form_version(alice.get(url, **HTMX))
+    assert form_version(bob.get(url, **HTMX)) == version
     first = {"review_status": "rejected", "review_notes": "漏检太多", "version": version}
-    assert alice.post(url, first, headers=HTMX).status_code == 200
+    assert alice.post(url, first, **HTMX).status_code == 200
     guard = Guard(tmp_path, Path(settings.MEDIA_ROOT))
 
-    response = bob.post(url, {"review_status": "approved", "version": version}, headers=HTMX)
+    response = bob.post(url, {"review_status": "approved", "version": version}, **HTMX)
 
     outcome = refused_stale("review/stale-sign-off", response, "Someone else saved", guard)
     assert outcome.clean, str(outcome)
@@ -134,7 +130,7 @@ def test_signing_off_a_run_without_results_is_refused(world, tmp_path, settings,
     guard = Guard(tmp_path, Path(settings.MEDIA_ROOT))
 
     response = logged_in(world.member).post(
-        url, {"review_status": "approved", "version": 0}, headers=HTMX
+        url, {"review_status": "approved", "version": 0}, **HTMX
     )
 
     outcome = refused_stale(f"review/sign-off-{status}", response, "Only a completed run", guard)
@@ -149,18 +145,13 @@ def test_a_stale_flag_click_does_not_undo_the_other_users_change(world, tmp_path
     alice, bob = logged_in(world.owner), logged_in(world.member)
     bobs_version = bob.get(page).context["task"].version
     read_at = alice.get(page).context["task"].version
-    assert (
-        alice.post(url, {"is_validation": "1", "version": read_at}, headers=HTMX).status_code == 200
-    )
+    assert alice.post(url, {"is_validation": "1", "version": read_at}, **HTMX).status_code == 200
     read_again = alice.get(page).context["task"].version
-    assert (
-        alice.post(url, {"is_validation": "0", "version": read_again}, headers=HTMX).status_code
-        == 200
-    )
+    assert alice.post(url, {"is_validation": "0", "version": read_again}, **HTMX).status_code == 200
     guard = Guard(tmp_path, Path(settings.MEDIA_ROOT))
 
     # Bob's page still says "off" (version 0); he clicks to switch it on, over Alice's decision.
-    response = bob.post(url, {"is_validation": "1", "version": bobs_version}, headers=HTMX)
+    response = bob.post(url, {"is_validation": "1", "version": bobs_version}, **HTMX)
 
     outcome = refused_stale("task-flag/stale-click", response, "Someone else changed", guard)
     assert outcome.clean, str(outcome)
@@ -200,13 +191,10 @@ def test_stale_model_settings_are_refused_in_the_admin(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_saves_at_the_same_instant_store_exactly_one(owner, member, outsider):
-    world = World(owner, member, outsider)
+def test_two_saves_at_the_same_instant_store_exactly_one(world):
+    owner, member = world.owner, world.member
     image = world.project.validation_images().order_by("id").first()
-    read = [
-        {"id": a.pk, "label": a.label_id, "x1": a.x1, "y1": a.y1, "x2": a.x2, "y2": a.y2}
-        for a in Annotation.objects.filter(image=image).order_by("id")
-    ]
+    read = boxes_of(image)
     payloads = {owner: {"version": 0, "boxes": read[:1]}, member: {"version": 0, "boxes": read}}
     start, answers = threading.Barrier(2), {}
 

@@ -7,24 +7,23 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.clients import HTMX
 from tests.hardening.bad_input import Outcome, record
-from tests.validation.run_world import World, make_project
+from tests.run_builders import STEP3_FIELDS
+from tests.validation.run_world import make_project
 from validation.models import InferenceRun
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def tabs(client, owner, member, outsider, settings, redis_server):
+def tabs(owner_client, world, settings, redis_server):
     """One logged-in session, a second project, and the two tabs' settings."""
     settings.REDIS_URL = redis_server
-    world = World(owner, member, outsider)
-    second = make_project([owner], name="second-project", images=2)
-    client.force_login(owner)
+    second = make_project([world.owner], name="second-project", images=2)
     a = {"project": world.project, "base": "0.3", "own": {"scratch": 0.4}}
     b = {"project": second, "base": "0.6", "own": {"dent": 0.9}}
-    return client, world, a, b
+    return owner_client, world, a, b
 
 
 def open_wizard(client) -> dict[int, str]:
@@ -47,15 +46,7 @@ def fill(client, steps, world, tab) -> None:
 
 
 def start(client, steps, token: str):
-    data = {
-        "device": "cpu",
-        "batch_size": "8",
-        "image_size": "640",
-        "iou_threshold": "0.5",
-        "low_overlap_threshold": "0.5",
-        "submission_token": token,
-        "action": "start",
-    }
+    data = {**STEP3_FIELDS, "submission_token": token, "action": "start"}
     return client.post(steps[3], data, **HTMX)
 
 

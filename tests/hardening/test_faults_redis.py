@@ -12,6 +12,7 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from tests.clients import HTMX
 from tests.conftest import run_burst_worker
 from tests.hardening.conftest import (
     FAST_RECONCILE,
@@ -29,7 +30,6 @@ from validation.runs.start import QueueUnavailable, cancel_run
 from validation.runs.worker import build_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-HTMX = {"HTTP_HX_REQUEST": "true"}
 OUTAGE = 7  # seconds: longer than the 5 s between the worker's own heartbeats to RQ
 
 

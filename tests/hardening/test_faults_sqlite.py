@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Annotation, Label
+from tests.clients import HTMX
 from tests.conftest import REPO_ROOT
 from tests.hardening.conftest import start, whole_or_nothing
 from validation.jobs import run_inference_job
@@ -77,7 +78,7 @@ def _read_pages(client: Client, urls: list[str], stop: threading.Event, seen: Co
         while not stop.is_set():
             url = rng.choice(urls)
             try:
-                response = client.get(url, HTTP_HX_REQUEST="true" if "progress" in url else None)
+                response = client.get(url, **(HTMX if "progress" in url else {}))
                 seen[response.status_code] += 1
             except Exception as exc:  # noqa: BLE001 - a server error, counted
                 seen[f"{type(exc).__name__}: {exc}"] += 1
