@@ -19,7 +19,7 @@ index. The work runs without the GIL, over all cores.
 """
 
 from os import PathLike
-from typing import Final, final
+from typing import Final, Generic, TypeVar, final, type_check_only
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -52,9 +52,55 @@ BACKGROUND: Final[int]
 DROPPED: Final[int]
 """``pred_kind``: score below its label's confidence; in no cell (5)."""
 
+_Micro = TypeVar("_Micro", float, NDArray[np.float64])
+
+@type_check_only
+class _Scores(Generic[_Micro]):
+    """The counts and ratios per label that :class:`Evaluation` and :class:`Sweep` share.
+
+    In an :class:`Evaluation` they are ``(num_labels,)`` arrays and the micro averages floats;
+    in a :class:`Sweep`, ``(num_labels, T)`` arrays (``gt_count`` aside) and ``(T,)`` arrays,
+    one value per threshold.
+    """
+
+    @property
+    def tp(self) -> NDArray[np.int64]:
+        """True positives per label (in an Evaluation, the diagonal of the matrix)."""
+    @property
+    def pred_count(self) -> NDArray[np.int64]:
+        """Kept predictions per label (in an Evaluation, the row sums; in a Sweep, those
+        scoring ``>= thresholds[j]``)."""
+    @property
+    def gt_count(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: annotations per label."""
+    @property
+    def precision(self) -> NDArray[np.float64]:
+        """``tp / pred_count``, NaN for 0/0 (no prediction kept)."""
+    @property
+    def recall(self) -> NDArray[np.float64]:
+        """``tp / gt_count``, NaN for 0/0 (a label without annotations)."""
+    @property
+    def f1(self) -> NDArray[np.float64]:
+        """``2·tp / (pred_count + gt_count)`` (= ``2PR / (P + R)``): 0 for a label with
+        annotations but no kept prediction or the reverse, NaN only with neither."""
+    @property
+    def micro_precision(self) -> _Micro:
+        """Overall precision: sums over labels first, then the ratio; NaN for 0/0."""
+    @property
+    def micro_recall(self) -> _Micro:
+        """Overall recall, micro-averaged; NaN for 0/0."""
+    @property
+    def micro_f1(self) -> _Micro:
+        """Overall F1 from the sums, ``2·Σtp / (Σpred_count + Σgt_count)``: 0 when nothing is
+        kept over annotated images; NaN only with no annotation and no kept prediction."""
+
 @final
-class Evaluation:
-    """Result of :func:`evaluate`. Indices are global (into the flat arrays)."""
+class Evaluation(_Scores[float]):
+    """Result of :func:`evaluate`. Indices are global (into the flat arrays).
+
+    Its counts and ratios per label (:class:`_Scores`) are ``(num_labels,)`` arrays; the micro
+    averages, floats.
+    """
 
     @property
     def matrix(self) -> NDArray[np.int64]:
@@ -71,35 +117,6 @@ class Evaluation:
     @property
     def gt_pred(self) -> NDArray[np.int64]:
         """``(N,)``: the prediction that took the annotation, -1 when missed."""
-    @property
-    def tp(self) -> NDArray[np.int64]:
-        """``(num_labels,)``: true positives per label (the diagonal)."""
-    @property
-    def pred_count(self) -> NDArray[np.int64]:
-        """``(num_labels,)``: kept predictions per label (the row sums)."""
-    @property
-    def gt_count(self) -> NDArray[np.int64]:
-        """``(num_labels,)``: annotations per label."""
-    @property
-    def precision(self) -> NDArray[np.float64]:
-        """``(num_labels,)``: ``tp / pred_count``, NaN for 0/0."""
-    @property
-    def recall(self) -> NDArray[np.float64]:
-        """``(num_labels,)``: ``tp / gt_count``, NaN for 0/0."""
-    @property
-    def f1(self) -> NDArray[np.float64]:
-        """``(num_labels,)``: ``2·tp / (pred_count + gt_count)`` (= ``2PR / (P + R)``): 0 for a
-        label with annotations but no kept prediction or the reverse, NaN only with neither."""
-    @property
-    def micro_precision(self) -> float:
-        """Overall precision: sums over labels first, then the ratio; NaN for 0/0."""
-    @property
-    def micro_recall(self) -> float:
-        """Overall recall, micro-averaged; NaN for 0/0."""
-    @property
-    def micro_f1(self) -> float:
-        """Overall F1 from the sums, ``2·Σtp / (Σpred_count + Σgt_count)``: 0 when nothing is
-        kept over annotated images; NaN only with no annotation and no kept prediction."""
     @property
     def num_labels(self) -> int: ...
 
@@ -146,42 +163,17 @@ def coco_ap(
     """
 
 @final
-class Sweep:
+class Sweep(_Scores[NDArray[np.float64]]):
     """Result of :func:`sweep`: per-label curves over ``thresholds``.
 
-    ``T = len(thresholds)``; all ``(num_labels, T)`` arrays are indexed ``[label, j]``.
+    ``T = len(thresholds)``; its counts and ratios per label (:class:`_Scores`) are
+    ``(num_labels, T)`` arrays indexed ``[label, j]``, at every label's confidence
+    ``thresholds[j]`` (``gt_count`` aside, ``(num_labels,)``); the micro averages, ``(T,)``.
     """
 
     @property
     def thresholds(self) -> NDArray[np.float64]:
         """``(T,)``: the confidences evaluated."""
-    @property
-    def tp(self) -> NDArray[np.int64]:
-        """``(num_labels, T)``: true positives with every label at ``thresholds[j]``."""
-    @property
-    def pred_count(self) -> NDArray[np.int64]:
-        """``(num_labels, T)``: predictions scoring ``>= thresholds[j]``."""
-    @property
-    def gt_count(self) -> NDArray[np.int64]:
-        """``(num_labels,)``: annotations per label."""
-    @property
-    def precision(self) -> NDArray[np.float64]:
-        """``(num_labels, T)``, NaN where no prediction is kept."""
-    @property
-    def recall(self) -> NDArray[np.float64]:
-        """``(num_labels, T)``, NaN for a label without annotations."""
-    @property
-    def f1(self) -> NDArray[np.float64]:
-        """``(num_labels, T)``: ``2·tp / (pred_count + gt_count)``, as :attr:`Evaluation.f1`."""
-    @property
-    def micro_precision(self) -> NDArray[np.float64]:
-        """``(T,)``: overall precision at each threshold."""
-    @property
-    def micro_recall(self) -> NDArray[np.float64]:
-        """``(T,)``: overall recall at each threshold."""
-    @property
-    def micro_f1(self) -> NDArray[np.float64]:
-        """``(T,)``: overall F1 at each threshold, from the sums (as ``Evaluation.micro_f1``)."""
     def best_f1(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per label, over every distinct score of that label: (confidence with the highest
         F1, that F1). Ties go to the higher confidence. A label without predictions has no

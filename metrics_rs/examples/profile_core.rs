@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use metrics_rs::input::{Boxes, Dataset, Floats, GroundTruth, Ints, Predictions};
+use metrics_rs::input::OwnedRun;
 use metrics_rs::matching::{Thresholds, evaluate};
 
 struct Rng(u64);
@@ -73,21 +73,16 @@ fn main() {
     }
     rayon::join(|| (), || ()); // start the pool outside the timings
     let validation = Instant::now();
-    let ds = Dataset::new(
-        GroundTruth {
-            boxes: Boxes::f64(&gb, 4),
-            labels: Ints::I64(&gl),
-            offsets: Ints::I64(&go),
-        },
-        Predictions {
-            boxes: Boxes::f64(&pb, 4),
-            labels: Ints::I64(&pl),
-            scores: Floats::F64(&ps),
-            offsets: Ints::I64(&po),
-        },
-        labels as i64,
-    )
-    .expect("valid synthetic run");
+    let run = OwnedRun {
+        gt_boxes: gb,
+        gt_labels: gl,
+        gt_offsets: go,
+        pred_boxes: pb,
+        pred_labels: pl,
+        pred_scores: ps,
+        pred_offsets: po,
+    };
+    let ds = run.dataset(labels as i64).expect("valid synthetic run");
     let validation = validation.elapsed().as_secs_f64();
     let thresholds = vec![0.3; labels];
     let th = Thresholds {
@@ -103,7 +98,7 @@ fn main() {
     let per = start.elapsed().as_secs_f64() / repeats as f64;
     println!(
         "{} predictions: {:.2} ms per evaluate ({cells} cells), {:.2} ms validation",
-        pl.len(),
+        run.pred_labels.len(),
         per * 1e3,
         validation * 1e3
     );

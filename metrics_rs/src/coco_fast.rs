@@ -16,7 +16,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::de::DeserializeSeed;
 
-use crate::coco_json::{Detection, Place, RecordSeed};
+use crate::coco_json::Place;
+use crate::coco_records::{Detection, RecordSeed};
 
 const BLOCK: usize = 4 << 20;
 
@@ -35,8 +36,18 @@ struct Split {
     closed: bool,
 }
 
+#[inline]
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The first position from `i` on that is not white space (`buf.len()` if none).
+#[inline]
+fn skip_space(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && is_space(buf[i]) {
+        i += 1;
+    }
+    i
 }
 
 /// The end (exclusive) of the object starting at `start`, `None` if `buf` ends first.
@@ -70,40 +81,37 @@ fn end_of_object(buf: &[u8], start: usize) -> Option<usize> {
 
 /// Splits `buf` into objects; `None` for anything but a list of objects.
 fn split(buf: &[u8], expect: &mut Expect) -> Option<Split> {
-    let mut objects = Vec::new();
-    let mut i = 0;
+    let mut s = Split {
+        objects: Vec::new(),
+        consumed: 0,
+        closed: false,
+    };
     loop {
-        while i < buf.len() && is_space(buf[i]) {
-            i += 1;
-        }
-        let done = |consumed, closed, objects| {
-            Some(Split {
-                objects,
-                consumed,
-                closed,
-            })
-        };
+        let i = skip_space(buf, s.consumed);
+        s.consumed = i;
         let Some(&b) = buf.get(i) else {
-            return done(i, false, objects);
+            return Some(s);
         };
         match (*expect, b) {
             (Expect::Open, b'[') => *expect = Expect::FirstOrClose,
             (Expect::FirstOrClose | Expect::CommaOrClose, b']') => {
-                return done(i + 1, true, objects);
+                s.consumed = i + 1;
+                s.closed = true;
+                return Some(s);
             }
-            (Expect::FirstOrClose | Expect::Element, b'{') => match end_of_object(buf, i) {
-                Some(end) => {
-                    objects.push(i..end);
-                    *expect = Expect::CommaOrClose;
-                    i = end;
-                    continue;
-                }
-                None => return done(i, false, objects),
-            },
+            (Expect::FirstOrClose | Expect::Element, b'{') => {
+                let Some(end) = end_of_object(buf, i) else {
+                    return Some(s);
+                };
+                s.objects.push(i..end);
+                *expect = Expect::CommaOrClose;
+                s.consumed = end;
+                continue;
+            }
             (Expect::CommaOrClose, b',') => *expect = Expect::Element,
             _ => return None,
         }
-        i += 1;
+        s.consumed = i + 1;
     }
 }
 

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::coco_fast::parse_results_fast;
-use crate::coco_json::{Annotation, Category, Detection, parse_dataset, parse_results};
-use crate::input::InputError;
+use crate::coco_json::{parse_dataset, parse_results};
+use crate::coco_records::{Annotation, Category, Detection};
+use crate::input::{InputError, OwnedRun, Result, fail};
 
 /// The run as flat arrays, images by ascending id, labels = categories by ascending id.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,21 +15,7 @@ pub struct CocoArrays {
     pub labels: Vec<String>,
     pub category_ids: Vec<i64>,
     pub image_ids: Vec<i64>,
-    /// `(N, 4)` row-major x1 y1 x2 y2.
-    pub gt_boxes: Vec<f64>,
-    pub gt_labels: Vec<i64>,
-    pub gt_offsets: Vec<i64>,
-    /// `(M, 4)` row-major x1 y1 x2 y2.
-    pub pred_boxes: Vec<f64>,
-    pub pred_labels: Vec<i64>,
-    pub pred_scores: Vec<f64>,
-    pub pred_offsets: Vec<i64>,
-}
-
-type Result<T> = std::result::Result<T, InputError>;
-
-fn fail<T>(message: String) -> Result<T> {
-    Err(InputError(message))
+    pub run: OwnedRun,
 }
 
 /// Reads both files at once; the first problem, in the order the Python converter met them.
@@ -58,9 +45,7 @@ pub fn read_coco(gt_path: &Path, pred_path: &Path) -> Result<CocoArrays> {
         detection_indices(&preds, &image_ids, &category_ids, &gt_name, &pred_name)?;
     let (gt_order, gt_offsets) = group(&gt_image, image_ids.len());
     let (pred_order, pred_offsets) = group(&pred_image, image_ids.len());
-    Ok(CocoArrays {
-        labels,
-        category_ids,
+    let run = OwnedRun {
         gt_boxes: gt_order.iter().flat_map(|&i| xyxy(anns[i].bbox)).collect(),
         gt_labels: gt_order.iter().map(|&i| gt_label[i] as i64).collect(),
         gt_offsets,
@@ -71,7 +56,12 @@ pub fn read_coco(gt_path: &Path, pred_path: &Path) -> Result<CocoArrays> {
         pred_labels: pred_order.iter().map(|&i| pred_label[i] as i64).collect(),
         pred_scores: pred_order.iter().map(|&i| preds[i].score).collect(),
         pred_offsets,
+    };
+    Ok(CocoArrays {
+        labels,
+        category_ids,
         image_ids,
+        run,
     })
 }
 
@@ -197,249 +187,5 @@ fn xyxy(b: [f64; 4]) -> [f64; 4] {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    struct Files {
-        dir: std::path::PathBuf,
-    }
-
-    impl Files {
-        fn new(name: &str) -> Files {
-            let dir =
-                std::env::temp_dir().join(format!("coco_files_{name}_{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            Files { dir }
-        }
-        fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
-            let path = self.dir.join(name);
-            std::fs::File::create(&path)
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-            path
-        }
-        fn read(&self, gt: &str, pred: &str) -> Result<CocoArrays> {
-            read_coco(&self.write("gt.json", gt), &self.write("pred.json", pred))
-        }
-        fn error(&self, gt: &str, pred: &str) -> String {
-            self.read(gt, pred).unwrap_err().0
-        }
-    }
-
-    impl Drop for Files {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    const GT: &str = r#"{"images": [{"id": 2}, {"id": 1, "file_name": "a.png"}],
-        "categories": [{"id": 9, "name": "b"}, {"id": 3, "name": "a", "supercategory": "x"}],
-        "annotations": [{"id": 1, "image_id": 2, "category_id": 9, "bbox": [1, 2, 3, 4],
-                         "iscrowd": 1, "segmentation": [[0, 0, 1, 1]]},
-                        {"image_id": 1, "category_id": 3, "bbox": [0.5, 0, 1, 1]}],
-        "info": {"year": 2024}}"#;
-    const PRED: &str = r#"[{"image_id": 2, "category_id": 3, "bbox": [0, 0, 1, 1], "score": 1},
-        {"image_id": 1, "category_id": 9, "bbox": [1, 1, 2, 2], "score": 0.5, "extra": null},
-        {"image_id": 2, "category_id": 9, "bbox": [2, 2, 2, 2], "score": 0.25}]"#;
-
-    #[test]
-    fn arrays_are_grouped_by_ascending_image_id_with_xyxy_boxes() {
-        let files = Files::new("ok");
-        let run = files.read(GT, PRED).unwrap();
-        assert_eq!(run.labels, ["a", "b"]);
-        assert_eq!(run.category_ids, [3, 9]);
-        assert_eq!(run.image_ids, [1, 2]);
-        assert_eq!(run.gt_boxes, [0.5, 0.0, 1.5, 1.0, 1.0, 2.0, 4.0, 6.0]);
-        assert_eq!(run.gt_labels, [0, 1]);
-        assert_eq!(run.gt_offsets, [0, 1, 2]);
-        assert_eq!(run.pred_labels, [1, 0, 1]);
-        assert_eq!(run.pred_scores, [0.5, 1.0, 0.25]);
-        assert_eq!(run.pred_offsets, [0, 1, 3]);
-        assert_eq!(&run.pred_boxes[..4], &[1.0, 1.0, 3.0, 3.0]);
-    }
-
-    #[test]
-    fn a_byte_order_mark_is_accepted() {
-        let files = Files::new("bom");
-        assert!(files.read(&format!("\u{feff}{GT}"), PRED).is_ok());
-    }
-
-    #[test]
-    fn a_truncated_file_is_invalid_json_with_its_line_and_column() {
-        let files = Files::new("truncated");
-        let e = files.error(GT, &PRED[..40]);
-        assert!(
-            e.contains("pred.json: not valid JSON (EOF while parsing"),
-            "{e}"
-        );
-        assert!(e.contains("at line 1 column 40)"), "{e}");
-    }
-
-    #[test]
-    fn nan_and_infinity_literals_are_invalid_json() {
-        let files = Files::new("nan");
-        for literal in ["NaN", "Infinity", "-Infinity", "1e400"] {
-            let pred = format!(
-                r#"[{{"image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1], "score": {literal}}}]"#
-            );
-            let e = files.error(GT, &pred);
-            assert!(
-                e.contains("pred.json: not valid JSON (") && e.contains("line 1 column"),
-                "{e}"
-            );
-        }
-    }
-
-    #[test]
-    fn wrong_types_name_the_element_and_the_field() {
-        let files = Files::new("types");
-        let cases = [
-            (
-                r#"[{"image_id": 1.5, "category_id": 3, "bbox": [0, 0, 1, 1], "score": 1}]"#,
-                "pred.json[0]: \"image_id\": invalid type: floating point `1.5`, expected an integer at line 1 column 18",
-            ),
-            (
-                r#"[{"image_id": true, "category_id": 3, "bbox": [0, 0, 1, 1], "score": 1}]"#,
-                "pred.json[0]: \"image_id\": invalid type: boolean `true`, expected an integer",
-            ),
-            (
-                r#"[{"image_id": 1, "category_id": 3, "bbox": [0, 0, 1], "score": 1}]"#,
-                "pred.json[0]: \"bbox\": invalid length 3, expected 4 numbers [x, y, w, h]",
-            ),
-            (
-                r#"[{"image_id": 1, "category_id": 3, "bbox": [0, 0, 1, "1"], "score": 1}]"#,
-                "pred.json[0]: \"bbox\": invalid type: string \"1\", expected a number",
-            ),
-            (
-                r#"[{"image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1], "score": "high"}]"#,
-                "pred.json[0]: \"score\": invalid type: string \"high\", expected a number",
-            ),
-            (
-                r#"[{"image_id": 1, "category_id": 3, "bbox": [0, 0, 1, 1]}]"#,
-                "pred.json[0]: \"score\" is missing",
-            ),
-            (
-                r#"[[1, 3, [0, 0, 1, 1], 1]]"#,
-                "pred.json[0]: invalid type: sequence, expected an object",
-            ),
-            (
-                r#"{"annotations": []}"#,
-                "pred.json: invalid type: map, expected a list",
-            ),
-            (
-                r#"[{"image_id": 99999999999999999999, "category_id": 3, "bbox": [0, 0, 1, 1], "score": 1}]"#,
-                "pred.json[0]: \"image_id\": invalid type: floating point",
-            ),
-        ];
-        for (pred, message) in cases {
-            let e = files.error(GT, pred);
-            assert!(e.contains(message), "{e} lacks {message}");
-        }
-        let e = files.error(
-            r#"{"images": null, "categories": [], "annotations": []}"#,
-            "[]",
-        );
-        assert!(
-            e.contains("gt.json: images: invalid type: null, expected a list"),
-            "{e}"
-        );
-        let e = files.error("[]", "[]");
-        assert!(
-            e.contains("expected a COCO data set (a JSON object)"),
-            "{e}"
-        );
-        let e = files.error(r#"{"images": [], "categories": []}"#, "[]");
-        assert!(e.contains("gt.json: \"annotations\" is missing"), "{e}");
-    }
-
-    #[test]
-    fn coco_rules_name_the_element() {
-        let files = Files::new("rules");
-        let gt_dup = GT.replace(r#"{"id": 1, "file_name""#, r#"{"id": 2, "file_name""#);
-        assert!(
-            files
-                .error(&gt_dup, PRED)
-                .ends_with("gt.json: images[1]: id 2 appears twice")
-        );
-        let gt_cat = GT.replace(r#""id": 3, "name": "a""#, r#""id": 3, "name": "b""#);
-        assert!(
-            files
-                .error(&gt_cat, PRED)
-                .ends_with("the category name \"b\" is used twice")
-        );
-        let gt_name = GT.replace(r#""id": 3, "name": "a""#, r#""id": 3, "name": 5"#);
-        assert!(
-            files
-                .error(&gt_name, PRED)
-                .ends_with("gt.json: category 3 has no \"name\"")
-        );
-        let pred = PRED.replace(r#""image_id": 1,"#, r#""image_id": 42,"#);
-        assert!(
-            files
-                .error(GT, &pred)
-                .contains("pred.json[1]: image_id 42 is not an image in")
-        );
-        let pred = PRED.replace(r#""category_id": 3,"#, r#""category_id": 5,"#);
-        assert!(
-            files
-                .error(GT, &pred)
-                .contains("pred.json[0]: category_id 5 is not a category in")
-        );
-        let pred = PRED.replace("[2, 2, 2, 2]", "[2, 2, -2, 2]");
-        assert!(
-            files
-                .error(GT, &pred)
-                .ends_with("pred.json[2]: \"bbox\" has a negative width or height")
-        );
-        let gt = GT.replace(r#""image_id": 1,"#, r#""image_id": 7,"#);
-        assert!(
-            files
-                .error(&gt, PRED)
-                .ends_with("gt.json: annotations[1]: image_id 7 is not an image of the data set")
-        );
-    }
-
-    #[test]
-    fn a_million_junk_elements_are_refused_at_the_first() {
-        let files = Files::new("junk");
-        let junk = format!("[{}1]", "1,".repeat(1_000_000));
-        let start = std::time::Instant::now();
-        let e = files.error(GT, &junk);
-        assert!(
-            e.contains("pred.json[0]: invalid type: integer `1`, expected an object"),
-            "{e}"
-        );
-        let gt = format!(
-            r#"{{"images": [{}{{}}], "categories": [], "annotations": []}}"#,
-            "{},".repeat(1_000_000)
-        );
-        let e = files.error(&gt, "[]");
-        assert!(e.contains("gt.json: images[0]: \"id\" is missing"), "{e}");
-        assert!(start.elapsed().as_secs_f64() < 5.0);
-    }
-
-    #[test]
-    fn a_missing_file_is_named() {
-        let files = Files::new("missing");
-        let e = read_coco(&files.dir.join("none.json"), &files.write("p.json", "[]"))
-            .unwrap_err()
-            .0;
-        assert!(
-            e.contains("none.json: cannot read the file (No such file or directory)"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_syntax_error_in_results_comes_before_a_rule_of_the_data_set() {
-        let files = Files::new("order");
-        let gt_dup = GT.replace(r#"{"id": 1, "file_name""#, r#"{"id": 2, "file_name""#);
-        assert!(
-            files
-                .error(&gt_dup, "[")
-                .contains("pred.json: not valid JSON")
-        );
-    }
-}
+#[path = "coco_files_tests.rs"]
+mod tests;

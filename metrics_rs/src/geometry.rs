@@ -47,16 +47,19 @@ pub struct BoxSet {
 }
 
 impl BoxSet {
-    pub fn clear(&mut self) {
-        for v in [
+    #[inline]
+    fn columns_mut(&mut self) -> [&mut Vec<f64>; 5] {
+        [
             &mut self.x1,
             &mut self.y1,
             &mut self.x2,
             &mut self.y2,
             &mut self.area,
-        ] {
-            v.clear();
-        }
+        ]
+    }
+
+    pub fn clear(&mut self) {
+        self.columns_mut().into_iter().for_each(Vec::clear);
     }
 
     pub fn push(&mut self, b: [f64; 4]) {
@@ -80,13 +83,7 @@ impl BoxSet {
 
     /// Makes room for exactly `n` boxes, to be written with [`BoxSet::set`].
     pub fn reset(&mut self, n: usize) {
-        for v in [
-            &mut self.x1,
-            &mut self.y1,
-            &mut self.x2,
-            &mut self.y2,
-            &mut self.area,
-        ] {
+        for v in self.columns_mut() {
             v.clear();
             v.resize(n, 0.0);
         }

@@ -1,9 +1,11 @@
-//! Borrowed input columns (float32/float64, int32/int64, any strides) and their validation.
+//! A run's borrowed input arrays and their validation.
 
 use std::fmt;
 use std::ops::Range;
 
 use rayon::prelude::*;
+
+pub use crate::columns::{Boxes, Column, Floats, Ints};
 
 /// A bad argument: the message names the argument and, where there is one, the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,161 +21,8 @@ impl std::error::Error for InputError {}
 
 pub type Result<T> = std::result::Result<T, InputError>;
 
-fn fail<T>(message: String) -> Result<T> {
+pub(crate) fn fail<T>(message: String) -> Result<T> {
     Err(InputError(message))
-}
-
-/// A borrowed, contiguous float column (scores, thresholds, box coordinates).
-#[derive(Clone, Copy, Debug)]
-pub enum Floats<'a> {
-    F32(&'a [f32]),
-    F64(&'a [f64]),
-}
-
-impl Floats<'_> {
-    pub fn len(&self) -> usize {
-        match self {
-            Floats::F32(a) => a.len(),
-            Floats::F64(a) => a.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    #[inline]
-    pub fn get(&self, i: usize) -> f64 {
-        match self {
-            Floats::F32(a) => f64::from(a[i]),
-            Floats::F64(a) => a[i],
-        }
-    }
-
-    pub fn to_vec(&self) -> Vec<f64> {
-        (0..self.len()).map(|i| self.get(i)).collect()
-    }
-
-    /// Appends `self[range]` as f64 (one dtype dispatch per call, not per value).
-    #[inline]
-    pub fn extend_into(&self, range: Range<usize>, out: &mut Vec<f64>) {
-        match self {
-            Floats::F32(a) => out.extend(a[range].iter().map(|&v| f64::from(v))),
-            Floats::F64(a) => out.extend_from_slice(&a[range]),
-        }
-    }
-}
-
-/// Boxes `(rows, cols)` as x1 y1 x2 y2, borrowed row-major; `cols` must be 4.
-#[derive(Clone, Copy, Debug)]
-pub struct Boxes<'a> {
-    pub values: Floats<'a>,
-    pub cols: usize,
-}
-
-impl<'a> Boxes<'a> {
-    pub fn f64(values: &'a [f64], cols: usize) -> Self {
-        Boxes {
-            values: Floats::F64(values),
-            cols,
-        }
-    }
-
-    pub fn f32(values: &'a [f32], cols: usize) -> Self {
-        Boxes {
-            values: Floats::F32(values),
-            cols,
-        }
-    }
-
-    pub fn shape(&self) -> (usize, usize) {
-        (
-            self.values.len().checked_div(self.cols).unwrap_or(0),
-            self.cols,
-        )
-    }
-
-    pub fn len(&self) -> usize {
-        self.shape().0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Appends rows `range` as f64 (one dtype dispatch per call, not per row).
-    #[inline]
-    pub fn extend_into(&self, range: Range<usize>, out: &mut Vec<[f64; 4]>) {
-        let flat = 4 * range.start..4 * range.end;
-        match self.values {
-            Floats::F32(a) => out.extend(a[flat].chunks_exact(4).map(|r| {
-                [
-                    f64::from(r[0]),
-                    f64::from(r[1]),
-                    f64::from(r[2]),
-                    f64::from(r[3]),
-                ]
-            })),
-            Floats::F64(a) => out.extend(a[flat].chunks_exact(4).map(|r| [r[0], r[1], r[2], r[3]])),
-        }
-    }
-
-    /// Row `i` as f64; `i` must be in range and the boxes validated to have 4 columns.
-    #[inline]
-    pub fn get(&self, i: usize) -> [f64; 4] {
-        match self.values {
-            Floats::F32(a) => {
-                let r = &a[4 * i..4 * i + 4];
-                [
-                    f64::from(r[0]),
-                    f64::from(r[1]),
-                    f64::from(r[2]),
-                    f64::from(r[3]),
-                ]
-            }
-            Floats::F64(a) => {
-                let r = &a[4 * i..4 * i + 4];
-                [r[0], r[1], r[2], r[3]]
-            }
-        }
-    }
-}
-
-/// A borrowed, contiguous integer column (labels, offsets).
-#[derive(Clone, Copy, Debug)]
-pub enum Ints<'a> {
-    I32(&'a [i32]),
-    I64(&'a [i64]),
-}
-
-impl Ints<'_> {
-    pub fn len(&self) -> usize {
-        match self {
-            Ints::I32(a) => a.len(),
-            Ints::I64(a) => a.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    #[inline]
-    pub fn get(&self, i: usize) -> i64 {
-        match self {
-            Ints::I32(a) => i64::from(a[i]),
-            Ints::I64(a) => a[i],
-        }
-    }
-
-    /// Appends `self[range]` as indices; the values must be validated non-negative.
-    #[inline]
-    pub fn extend_into(&self, range: Range<usize>, out: &mut Vec<usize>) {
-        match self {
-            Ints::I32(a) => out.extend(a[range].iter().map(|&v| v as usize)),
-            Ints::I64(a) => out.extend(a[range].iter().map(|&v| v as usize)),
-        }
-    }
 }
 
 /// The annotation side of a whole run.
@@ -193,6 +42,38 @@ pub struct Predictions<'a> {
     pub offsets: Ints<'a>,
 }
 
+/// A run's seven arrays, owned (what `read_coco` builds, and tests by hand).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnedRun {
+    /// `(N, 4)` row-major x1 y1 x2 y2.
+    pub gt_boxes: Vec<f64>,
+    pub gt_labels: Vec<i64>,
+    pub gt_offsets: Vec<i64>,
+    /// `(M, 4)` row-major x1 y1 x2 y2.
+    pub pred_boxes: Vec<f64>,
+    pub pred_labels: Vec<i64>,
+    pub pred_scores: Vec<f64>,
+    pub pred_offsets: Vec<i64>,
+}
+
+impl OwnedRun {
+    /// The arrays borrowed and checked as a [`Dataset`].
+    pub fn dataset(&self, num_labels: i64) -> Result<Dataset<'_>> {
+        let gt = GroundTruth {
+            boxes: Boxes::f64(&self.gt_boxes, 4),
+            labels: Column::Wide(&self.gt_labels),
+            offsets: Column::Wide(&self.gt_offsets),
+        };
+        let pred = Predictions {
+            boxes: Boxes::f64(&self.pred_boxes, 4),
+            labels: Column::Wide(&self.pred_labels),
+            scores: Column::Wide(&self.pred_scores),
+            offsets: Column::Wide(&self.pred_offsets),
+        };
+        Dataset::new(gt, pred, num_labels)
+    }
+}
+
 /// Annotations and predictions of a run, checked: every index below is in range.
 #[derive(Clone, Copy, Debug)]
 pub struct Dataset<'a> {
@@ -207,26 +88,12 @@ impl<'a> Dataset<'a> {
         let Ok(num_labels) = usize::try_from(num_labels) else {
             return fail(format!("num_labels: expected >= 0, got {num_labels}"));
         };
-        check_box_shape("gt_boxes", gt.boxes)?;
-        check_len(
-            "gt_labels",
-            gt.labels.len(),
-            gt.boxes.len(),
-            "rows of gt_boxes",
-        )?;
-        check_box_shape("pred_boxes", pred.boxes)?;
-        check_len(
-            "pred_labels",
-            pred.labels.len(),
-            pred.boxes.len(),
-            "rows of pred_boxes",
-        )?;
-        check_len(
-            "pred_scores",
-            pred.scores.len(),
-            pred.boxes.len(),
-            "rows of pred_boxes",
-        )?;
+        check_table("gt_boxes", gt.boxes, &[("gt_labels", gt.labels.len())])?;
+        let pred_columns = [
+            ("pred_labels", pred.labels.len()),
+            ("pred_scores", pred.scores.len()),
+        ];
+        check_table("pred_boxes", pred.boxes, &pred_columns)?;
         check_offsets("gt_offsets", gt.offsets, gt.boxes.len(), "gt_boxes")?;
         check_offsets("pred_offsets", pred.offsets, pred.boxes.len(), "pred_boxes")?;
         if pred.offsets.len() != gt.offsets.len() {
@@ -298,21 +165,21 @@ fn to_usize(value: i64) -> usize {
     usize::try_from(value).unwrap_or(0)
 }
 
-fn check_box_shape(name: &str, boxes: Boxes<'_>) -> Result<()> {
+/// Checks that `boxes` is `(N, 4)` and that each of `columns` (name, length) has one value
+/// per row of it.
+pub(crate) fn check_table(name: &str, boxes: Boxes<'_>, columns: &[(&str, usize)]) -> Result<()> {
     let (rows, cols) = boxes.shape();
     if cols != 4 {
         return fail(format!(
             "{name}: expected shape (N, 4), got ({rows}, {cols})"
         ));
     }
-    Ok(())
-}
-
-fn check_len(name: &str, got: usize, want: usize, what: &str) -> Result<()> {
-    if got != want {
-        return fail(format!(
-            "{name}: expected {want} values (one per {what}), got {got}"
-        ));
+    for &(column, len) in columns {
+        if len != rows {
+            return fail(format!(
+                "{column}: expected {rows} values (one per rows of {name}), got {len}"
+            ));
+        }
     }
     Ok(())
 }
@@ -397,8 +264,8 @@ fn finite(v: f64) -> bool {
 fn check_labels(name: &str, labels: Ints<'_>, num_labels: usize) -> Result<()> {
     let limit = i64::try_from(num_labels).unwrap_or(i64::MAX);
     let found = match labels {
-        Ints::I32(a) => first_bad(a, |[v]| (i64::from(v) < 0) | (i64::from(v) >= limit)),
-        Ints::I64(a) => first_bad(a, |[v]| (v < 0) | (v >= limit)),
+        Column::Narrow(a) => first_bad(a, |[v]| (i64::from(v) < 0) | (i64::from(v) >= limit)),
+        Column::Wide(a) => first_bad(a, |[v]| (v < 0) | (v >= limit)),
     };
     if let Some(i) = found {
         return fail(format!(
@@ -417,10 +284,10 @@ fn bad_box(b: [f64; 4]) -> bool {
     !(finite & (b[2] >= b[0]) & (b[3] >= b[1]))
 }
 
-fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
+pub(crate) fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
     let found = match boxes.values {
-        Floats::F32(a) => first_bad(a, |r: [f32; 4]| bad_box(r.map(f64::from))),
-        Floats::F64(a) => first_bad(a, bad_box),
+        Column::Narrow(a) => first_bad(a, |r: [f32; 4]| bad_box(r.map(f64::from))),
+        Column::Wide(a) => first_bad(a, bad_box),
     };
     if let Some(i) = found {
         let b = boxes.get(i);
@@ -439,8 +306,8 @@ fn check_boxes(name: &str, boxes: Boxes<'_>) -> Result<()> {
 
 fn check_finite(name: &str, values: Floats<'_>) -> Result<()> {
     let found = match values {
-        Floats::F32(a) => first_bad(a, |[v]: [f32; 1]| !finite(v.into())),
-        Floats::F64(a) => first_bad(a, |[v]: [f64; 1]| !finite(v)),
+        Column::Narrow(a) => first_bad(a, |[v]: [f32; 1]| !finite(v.into())),
+        Column::Wide(a) => first_bad(a, |[v]: [f64; 1]| !finite(v)),
     };
     if let Some(i) = found {
         return fail(format!("{name}[{i}]: {} is not finite", values.get(i)));
@@ -483,164 +350,5 @@ pub fn check_label_thresholds(values: Floats<'_>, num_labels: usize) -> Result<V
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// Owned arrays for one test run, viewed as a `Dataset`.
-    pub struct Owned {
-        pub gt_boxes: Vec<f64>,
-        pub gt_labels: Vec<i64>,
-        pub gt_offsets: Vec<i64>,
-        pub pred_boxes: Vec<f64>,
-        pub pred_labels: Vec<i64>,
-        pub pred_scores: Vec<f64>,
-        pub pred_offsets: Vec<i64>,
-    }
-
-    impl Owned {
-        /// Images given as (annotations [(box, label)], predictions [(box, label, score)]).
-        #[allow(clippy::type_complexity)]
-        pub fn new(images: &[(Vec<([f64; 4], i64)>, Vec<([f64; 4], i64, f64)>)]) -> Self {
-            let (mut gb, mut gl, mut go) = (vec![], vec![], vec![0_i64]);
-            let (mut pb, mut pl, mut ps, mut po) = (vec![], vec![], vec![], vec![0_i64]);
-            for (gts, preds) in images {
-                for (b, l) in gts {
-                    gb.extend_from_slice(b);
-                    gl.push(*l);
-                }
-                go.push(gl.len() as i64);
-                for (b, l, s) in preds {
-                    pb.extend_from_slice(b);
-                    pl.push(*l);
-                    ps.push(*s);
-                }
-                po.push(pl.len() as i64);
-            }
-            Owned {
-                gt_boxes: gb,
-                gt_labels: gl,
-                gt_offsets: go,
-                pred_boxes: pb,
-                pred_labels: pl,
-                pred_scores: ps,
-                pred_offsets: po,
-            }
-        }
-
-        pub fn dataset(&self, num_labels: i64) -> Result<Dataset<'_>> {
-            Dataset::new(
-                GroundTruth {
-                    boxes: Boxes::f64(&self.gt_boxes, 4),
-                    labels: Ints::I64(&self.gt_labels),
-                    offsets: Ints::I64(&self.gt_offsets),
-                },
-                Predictions {
-                    boxes: Boxes::f64(&self.pred_boxes, 4),
-                    labels: Ints::I64(&self.pred_labels),
-                    scores: Floats::F64(&self.pred_scores),
-                    offsets: Ints::I64(&self.pred_offsets),
-                },
-                num_labels,
-            )
-        }
-    }
-
-    fn one_image() -> Owned {
-        Owned::new(&[(
-            vec![([0.0, 0.0, 10.0, 10.0], 0), ([5.0, 5.0, 9.0, 9.0], 1)],
-            vec![([0.0, 0.0, 10.0, 10.0], 1, 0.9)],
-        )])
-    }
-
-    fn message(result: Result<Dataset<'_>>) -> String {
-        result.expect_err("expected an error").0
-    }
-
-    #[test]
-    fn valid_input_is_accepted() {
-        let owned = one_image();
-        let ds = owned.dataset(2).unwrap();
-        assert_eq!(ds.num_images(), 1);
-        assert_eq!(ds.gt_range(0), 0..2);
-        assert_eq!(ds.pred_range(0), 0..1);
-        assert_eq!(ds.gt_count(), vec![1, 1]);
-    }
-
-    #[test]
-    fn label_out_of_range_names_argument_and_index() {
-        let owned = one_image();
-        let msg = message(owned.dataset(1));
-        assert!(msg.starts_with("gt_labels[1]: 1 is out of range"), "{msg}");
-    }
-
-    #[test]
-    fn negative_num_labels_is_rejected() {
-        let owned = one_image();
-        assert!(message(owned.dataset(-1)).starts_with("num_labels"));
-    }
-
-    #[test]
-    fn decreasing_offsets_are_rejected() {
-        let mut owned = one_image();
-        owned.gt_offsets = vec![0, 2, 1, 2];
-        owned.pred_offsets = vec![0, 1, 1, 1];
-        let msg = message(owned.dataset(2));
-        assert!(
-            msg.starts_with("gt_offsets[2]: 1 is less than gt_offsets[1] = 2"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn offsets_must_end_at_the_row_count() {
-        let mut owned = one_image();
-        owned.pred_offsets = vec![0, 0];
-        let msg = message(owned.dataset(2));
-        assert!(msg.starts_with("pred_offsets[1]: expected 1"), "{msg}");
-    }
-
-    #[test]
-    fn offsets_of_different_lengths_are_rejected() {
-        let mut owned = one_image();
-        owned.pred_offsets = vec![0, 1, 1];
-        owned.gt_offsets = vec![0, 2];
-        assert!(message(owned.dataset(2)).starts_with("pred_offsets: expected 2 values"));
-    }
-
-    #[test]
-    fn non_finite_values_are_rejected() {
-        let mut owned = one_image();
-        owned.pred_scores[0] = f64::NAN;
-        assert!(message(owned.dataset(2)).starts_with("pred_scores[0]: NaN is not finite"));
-        let mut owned = one_image();
-        owned.gt_boxes[4 + 2] = f64::INFINITY;
-        let msg = message(owned.dataset(2));
-        assert!(
-            msg.starts_with("gt_boxes[1]:") && msg.ends_with("not finite"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn inverted_boxes_are_rejected() {
-        let mut owned = one_image();
-        owned.pred_boxes[2] = -1.0;
-        let msg = message(owned.dataset(2));
-        assert!(msg.ends_with("x2 < x1 or y2 < y1"), "{msg}");
-    }
-
-    #[test]
-    fn threshold_checks() {
-        assert!(check_overlaps(0.5, 0.5).is_ok());
-        assert!(check_overlaps(0.5, 1.0).is_ok());
-        assert!(check_overlaps(0.0, 0.5).is_err());
-        assert!(check_overlaps(0.6, 0.5).is_err());
-        assert!(check_overlaps(0.5, 1.5).is_err());
-        assert!(check_overlaps(f64::NAN, 0.5).is_err());
-        let values = vec![0.2, 1.5];
-        let err = check_label_thresholds(Floats::F64(&values), 2).unwrap_err();
-        assert_eq!(err.0, "label_thresholds[1]: 1.5 is outside [0, 1]");
-        let err = check_label_thresholds(Floats::F64(&values), 3).unwrap_err();
-        assert!(err.0.starts_with("label_thresholds: expected 3 values"));
-    }
-}
+#[path = "input_tests.rs"]
+pub(crate) mod tests;

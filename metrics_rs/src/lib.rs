@@ -7,6 +7,8 @@ pub mod coco;
 mod coco_fast;
 pub mod coco_files;
 mod coco_json;
+mod coco_records;
+pub mod columns;
 pub mod geometry;
 pub mod input;
 pub mod matching;

@@ -19,47 +19,56 @@ pub fn f1(tp: i64, kept: i64, annotations: i64) -> f64 {
     ratio(2 * tp, kept + annotations)
 }
 
-/// Precision, recall and F1 per label, and micro-averaged over all labels.
+/// Precision, recall and F1: one value each (`Ratios<f64>`), or one per label or threshold
+/// (`Ratios<Vec<f64>>`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ratios<T> {
+    pub precision: T,
+    pub recall: T,
+    pub f1: T,
+}
+
+impl Ratios<f64> {
+    /// From true positives, kept predictions and annotations.
+    #[inline]
+    pub fn of(tp: i64, kept: i64, annotations: i64) -> Self {
+        Ratios {
+            precision: ratio(tp, kept),
+            recall: ratio(tp, annotations),
+            f1: f1(tp, kept, annotations),
+        }
+    }
+}
+
+impl FromIterator<Ratios<f64>> for Ratios<Vec<f64>> {
+    fn from_iter<I: IntoIterator<Item = Ratios<f64>>>(iter: I) -> Self {
+        let mut out = Ratios::<Vec<f64>>::default();
+        for r in iter {
+            out.precision.push(r.precision);
+            out.recall.push(r.recall);
+            out.f1.push(r.f1);
+        }
+        out
+    }
+}
+
+/// Precision, recall and F1 per label, and micro-averaged over all labels (sums first).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scores {
-    pub precision: Vec<f64>,
-    pub recall: Vec<f64>,
-    pub f1: Vec<f64>,
-    pub micro_precision: f64,
-    pub micro_recall: f64,
-    pub micro_f1: f64,
+    pub per_label: Ratios<Vec<f64>>,
+    pub micro: Ratios<f64>,
 }
 
 impl Scores {
     /// From true positives, kept predictions and annotations per label.
     pub fn new(tp: &[i64], pred_count: &[i64], gt_count: &[i64]) -> Self {
-        let precision: Vec<f64> = tp
-            .iter()
-            .zip(pred_count)
-            .map(|(&t, &p)| ratio(t, p))
+        let per_label = (tp.iter().zip(pred_count).zip(gt_count))
+            .map(|((&t, &p), &g)| Ratios::of(t, p, g))
             .collect();
-        let recall: Vec<f64> = tp
-            .iter()
-            .zip(gt_count)
-            .map(|(&t, &g)| ratio(t, g))
-            .collect();
-        let f1s = tp
-            .iter()
-            .zip(pred_count.iter().zip(gt_count))
-            .map(|(&t, (&p, &g))| f1(t, p, g))
-            .collect();
-        let (tps, preds, gts): (i64, i64, i64) = (
-            tp.iter().sum(),
-            pred_count.iter().sum(),
-            gt_count.iter().sum(),
-        );
+        let sum = |counts: &[i64]| counts.iter().sum::<i64>();
         Scores {
-            precision,
-            recall,
-            f1: f1s,
-            micro_precision: ratio(tps, preds),
-            micro_recall: ratio(tps, gts),
-            micro_f1: f1(tps, preds, gts),
+            per_label,
+            micro: Ratios::of(sum(tp), sum(pred_count), sum(gt_count)),
         }
     }
 }
@@ -89,28 +98,32 @@ mod tests {
     fn a_label_never_predicted_counts_as_zero() {
         // label 1 has annotations and no prediction: F1 0, though precision is undefined.
         let s = Scores::new(&[3, 0], &[3, 0], &[3, 2]);
-        assert!(s.precision[1].is_nan());
-        assert_eq!(s.recall[1], 0.0);
-        assert_eq!(s.f1[1], 0.0);
-        assert!((s.micro_f1 - 6.0 / 8.0).abs() < 1e-15);
+        assert!(s.per_label.precision[1].is_nan());
+        assert_eq!(s.per_label.recall[1], 0.0);
+        assert_eq!(s.per_label.f1[1], 0.0);
+        assert!((s.micro.f1 - 6.0 / 8.0).abs() < 1e-15);
     }
 
     #[test]
     fn nothing_predicted_over_annotations_is_zero_overall() {
         let s = Scores::new(&[0, 0], &[0, 0], &[4, 1]);
-        assert!(s.micro_precision.is_nan());
-        assert_eq!(s.micro_recall, 0.0);
-        assert_eq!(s.micro_f1, 0.0);
-        assert_eq!(s.f1, vec![0.0, 0.0]);
+        assert!(s.micro.precision.is_nan());
+        assert_eq!(s.micro.recall, 0.0);
+        assert_eq!(s.micro.f1, 0.0);
+        assert_eq!(s.per_label.f1, vec![0.0, 0.0]);
     }
 
     #[test]
     fn micro_sums_before_dividing() {
         let s = Scores::new(&[1, 0, 3], &[2, 0, 3], &[4, 0, 4]);
-        assert_eq!(s.precision[0], 0.5);
-        assert!(s.precision[1].is_nan() && s.recall[1].is_nan() && s.f1[1].is_nan());
-        assert_eq!(s.micro_precision, 4.0 / 5.0);
-        assert_eq!(s.micro_recall, 4.0 / 8.0);
-        assert_eq!(s.micro_f1, 8.0 / 13.0);
+        assert_eq!(s.per_label.precision[0], 0.5);
+        assert!(
+            s.per_label.precision[1].is_nan()
+                && s.per_label.recall[1].is_nan()
+                && s.per_label.f1[1].is_nan()
+        );
+        assert_eq!(s.micro.precision, 4.0 / 5.0);
+        assert_eq!(s.micro.recall, 4.0 / 8.0);
+        assert_eq!(s.micro.f1, 8.0 / 13.0);
     }
 }

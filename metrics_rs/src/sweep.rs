@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::input::Dataset;
 use crate::matching::{TRUE_POSITIVE, Thresholds, evaluate};
-use crate::metrics::{f1, ratio};
+use crate::metrics::{Ratios, f1, ratio};
 
 /// One label's predictions, highest score first, with cumulative true positives.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -130,6 +130,29 @@ impl Sweep {
     }
 }
 
+/// Ratios of a sweep at `width` thresholds: per label (row-major `num_labels x width`), and
+/// micro-averaged per threshold (sums over labels first, then the ratios).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Curves {
+    pub per_label: Ratios<Vec<f64>>,
+    pub micro: Ratios<Vec<f64>>,
+}
+
+impl Curves {
+    /// From the counts of [`Sweep::counts`] and the annotations per label.
+    pub fn new(kept: &[i64], tp: &[i64], gt_count: &[i64], width: usize) -> Self {
+        let per_label = (kept.iter().zip(tp).enumerate())
+            .map(|(i, (&n, &t))| Ratios::of(t, n, gt_count[i / width.max(1)]))
+            .collect();
+        let gts: i64 = gt_count.iter().sum();
+        let column = |v: &[i64], j| (0..gt_count.len()).map(|k| v[k * width + j]).sum::<i64>();
+        let micro = (0..width)
+            .map(|j| Ratios::of(column(tp, j), column(kept, j), gts))
+            .collect();
+        Curves { per_label, micro }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +218,47 @@ mod tests {
         let (kept, tp) = sw.counts(&[0.5]);
         assert_eq!(kept, vec![1, 1]);
         assert_eq!(tp, vec![0, 0]);
+    }
+
+    /// NaN-aware equality of two float vectors.
+    fn same(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    }
+
+    #[test]
+    fn curves_are_the_ratios_of_the_counts() {
+        let sw = sweep();
+        let (kept, tp) = sw.counts(&[0.0, 0.7, 0.95]);
+        let c = Curves::new(&kept, &tp, &sw.gt_count, 3);
+        // label 0 keeps 4, 2, 0 with 2, 1, 0 true positives of 2 annotations; label 1 nothing.
+        let nan = f64::NAN;
+        assert!(same(
+            &c.per_label.precision,
+            &[0.5, 0.5, nan, nan, nan, nan]
+        ));
+        assert!(same(&c.per_label.recall, &[1.0, 0.5, 0.0, nan, nan, nan]));
+        assert!(same(&c.per_label.f1, &[4.0 / 6.0, 0.5, 0.0, nan, nan, nan]));
+        assert!(same(&c.micro.precision, &[0.5, 0.5, nan]));
+        assert!(same(&c.micro.recall, &[1.0, 0.5, 0.0]));
+        assert!(same(&c.micro.f1, &[4.0 / 6.0, 0.5, 0.0]));
+    }
+
+    #[test]
+    fn micro_curves_sum_the_labels_before_dividing() {
+        // Two labels at two thresholds: kept [[3, 1], [1, 0]], tp [[2, 1], [1, 0]].
+        let c = Curves::new(&[3, 1, 1, 0], &[2, 1, 1, 0], &[4, 1], 2);
+        assert_eq!(c.micro.precision, [3.0 / 4.0, 1.0]);
+        assert_eq!(c.micro.recall, [3.0 / 5.0, 1.0 / 5.0]);
+        assert_eq!(c.micro.f1, [6.0 / 9.0, 2.0 / 6.0]);
+        assert_eq!(c.per_label.recall, [0.5, 0.25, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn no_thresholds_give_empty_curves() {
+        let c = Curves::new(&[], &[], &[2, 3], 0);
+        assert!(c.per_label.precision.is_empty() && c.micro.f1.is_empty());
     }
 }
