@@ -1,6 +1,6 @@
 """Exact, parallel matching, confusion matrix, metrics and COCO AP for whole runs (SPEC §4).
 
-Every function takes a whole run as flat arrays; image ``i`` owns
+Every function but :func:`pair_boxes` takes a whole run as flat arrays; image ``i`` owns
 ``gt_*[gt_offsets[i]:gt_offsets[i + 1]]`` and ``pred_*[pred_offsets[i]:pred_offsets[i + 1]]``.
 
 - boxes: ``(N, 4)`` x1 y1 x2 y2 (continuous pixels, area ``(x2-x1)*(y2-y1)``), float32 or
@@ -28,6 +28,7 @@ __all__ = [
     "evaluate",
     "coco_ap",
     "sweep",
+    "pair_boxes",
     "read_coco",
     "Evaluation",
     "Sweep",
@@ -206,6 +207,29 @@ def sweep(
 
     ``thresholds``: confidences in [0, 1], any order; default the 101-point grid
     ``0.00, 0.01, ..., 1.00``. Pass ``np.unique(pred_scores)`` for every step of the curves.
+    """
+
+def pair_boxes(
+    image_a: ArrayLike,
+    boxes_a: ArrayLike,
+    image_b: ArrayLike,
+    boxes_b: ArrayLike,
+    *,
+    iou_threshold: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Pair the boxes of two runs that lie on the same image, greedily by IoU (run comparison).
+
+    ``image_a``: ``(N,)`` int32 or int64 image ids, one per row of ``boxes_a`` (``(N, 4)``
+    x1 y1 x2 y2, float32 or float64); likewise ``image_b`` and ``boxes_b`` (``(K,)`` and
+    ``(K, 4)``). On each image, the pair with the highest IoU ``>= iou_threshold`` is taken
+    (equal IoUs: the lowest index in ``a``, then in ``b``, as ``np.argmax`` over the
+    row-major IoU matrix), both boxes leave, and so on until no pair of boxes still unpaired
+    reaches the threshold. IoU as :func:`evaluate` computes it (SPEC §4: continuous
+    coordinates, a union of 0 gives 0).
+
+    Returns ``(index_a, index_b)``: the pairs' row indices into ``a`` and into ``b``, ordered
+    by ``index_a``. Requires ``0 < iou_threshold <= 1``; boxes are validated as for
+    :func:`evaluate`.
     """
 
 def read_coco(

@@ -13,6 +13,7 @@ pub mod geometry;
 pub mod input;
 pub mod matching;
 pub mod metrics;
+pub mod pairing;
 pub mod sweep;
 
 #[cfg(feature = "python")]

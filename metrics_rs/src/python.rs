@@ -14,8 +14,9 @@ use crate::coco;
 use crate::coco_files::{self, CocoArrays};
 use crate::input::{self, Dataset, InputError};
 use crate::matching::{self, Thresholds};
+use crate::pairing::{self, Side};
 use crate::sweep::Sweep;
-use args::{FloatsArg, RunArgs};
+use args::{BoxesArg, FloatsArg, IntsArg, RunArgs};
 use results::{PyEvaluation, PySweep, matrix, vector};
 
 impl From<InputError> for PyErr {
@@ -128,6 +129,40 @@ fn confidences(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
     Ok(values)
 }
 
+/// Indices into each side of the pairs found.
+type IndexPairs = (Py<PyArray1<i64>>, Py<PyArray1<i64>>);
+
+/// Pairs of boxes of two runs on the same image; see metrics_rs.pyi.
+#[pyfunction]
+#[pyo3(signature = (image_a, boxes_a, image_b, boxes_b, *, iou_threshold))]
+fn pair_boxes<'py>(
+    py: Python<'py>,
+    image_a: &Bound<'py, PyAny>,
+    boxes_a: &Bound<'py, PyAny>,
+    image_b: &Bound<'py, PyAny>,
+    boxes_b: &Bound<'py, PyAny>,
+    iou_threshold: f64,
+) -> PyResult<IndexPairs> {
+    let (images_a, boxes_a) = (
+        IntsArg::extract(image_a, "image_a")?,
+        BoxesArg::extract(boxes_a, "boxes_a")?,
+    );
+    let (images_b, boxes_b) = (
+        IntsArg::extract(image_b, "image_b")?,
+        BoxesArg::extract(boxes_b, "boxes_b")?,
+    );
+    let a = Side {
+        images: images_a.view(),
+        boxes: boxes_a.view(),
+    };
+    let b = Side {
+        images: images_b.view(),
+        boxes: boxes_b.view(),
+    };
+    let (pa, pb) = py.detach(|| pairing::pair_boxes(a, b, iou_threshold))?;
+    Ok((vector(py, pa), vector(py, pb)))
+}
+
 type CocoTuple = (
     Vec<String>,
     Py<PyArray1<i64>>,
@@ -167,6 +202,7 @@ fn metrics_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(coco_ap, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(pair_boxes, m)?)?;
     m.add_function(wrap_pyfunction!(read_coco, m)?)?;
     m.add_class::<PyEvaluation>()?;
     m.add_class::<PySweep>()?;

@@ -155,3 +155,33 @@ def evaluate(
         gt_base += len(gts)
         pred_base += len(preds)
     return res
+
+
+def pair_boxes(
+    image_a: list[int], boxes_a: list[Box], image_b: list[int], boxes_b: list[Box], threshold: float
+) -> list[tuple[int, int]]:
+    """Run comparison's greedy pairing, the numpy loop of comparison.match_boxes read literally.
+
+    Per image, the IoU matrix of its boxes in a (rows) and in b (columns); repeatedly its first
+    maximum in row-major order (np.argmax's), while that reaches ``threshold``, the pair taken
+    and its row and column set to -1. Returns (index in a, index in b), ordered by index in a.
+    """
+    pairs = []
+    for image in dict.fromkeys(image_a):
+        rows = [i for i, im in enumerate(image_a) if im == image]
+        cols = [j for j, im in enumerate(image_b) if im == image]
+        ious = [[iou(boxes_a[i], boxes_b[j]) for j in cols] for i in rows]
+        while True:
+            best = None
+            for r, row in enumerate(ious):
+                for c, value in enumerate(row):
+                    if best is None or value > ious[best[0]][best[1]]:
+                        best = (r, c)
+            if best is None or ious[best[0]][best[1]] < threshold:
+                break
+            r, c = best
+            pairs.append((rows[r], cols[c]))
+            ious[r] = [-1.0] * len(cols)
+            for row in ious:
+                row[c] = -1.0
+    return sorted(pairs)
