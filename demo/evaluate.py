@@ -1,4 +1,4 @@
-"""A small self-contained detection evaluator for the demo model (SPEC §4 matching)."""
+"""A small detection evaluator for the demo model: SPEC §4 matching, done by metrics_rs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+import metrics_rs
 from demo import LABELS
 
 Box = tuple[float, float, float, float]
@@ -28,6 +31,10 @@ class Truth:
     box: Box
 
 
+# One image: its predictions and its annotations.
+Image = tuple[Sequence[Pred], Sequence[Truth]]
+
+
 @dataclass
 class Tally:
     """Counts over a dataset: matrix cells keyed (pred label|None, actual label|'BG'|'LOC')."""
@@ -46,6 +53,17 @@ class Tally:
         tp, kept, actual = self.true_positives(), sum(self.kept.values()), sum(self.actual.values())
         return f1_from_counts(tp, kept, actual)
 
+    def add(self, ev: metrics_rs.Evaluation) -> None:
+        """Adds the cells, kept predictions, annotations and duplicates of an evaluation."""
+        n = ev.num_labels
+        for row, col in zip(*np.nonzero(ev.matrix), strict=True):
+            actual = int(col) if col < n else ("BG", "LOC")[col - n]
+            self.cells[(None if row == n else int(row), actual)] += int(ev.matrix[row, col])
+        for counter, counts in ((self.kept, ev.pred_count), (self.actual, ev.gt_count)):
+            for k in np.flatnonzero(counts):
+                counter[int(k)] += int(counts[k])
+        self.duplicates += int(np.count_nonzero(ev.pred_kind == metrics_rs.DUPLICATE))
+
 
 def as_box(values: Sequence[float]) -> Box:
     """Four numbers as a float box tuple."""
@@ -53,13 +71,36 @@ def as_box(values: Sequence[float]) -> Box:
     return (x1, y1, x2, y2)
 
 
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two x1 y1 x2 y2 boxes (continuous coordinates)."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(iw, 0.0) * max(ih, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def _num_labels(images: Sequence[Image]) -> int:
+    """The demo's labels, or more where the boxes use more."""
+    labels = [p.label for preds, _ in images for p in preds]
+    labels += [t.label for _, truths in images for t in truths]
+    return max([len(LABELS), *(label + 1 for label in labels)])
+
+
+def _offsets(counts: list[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+
+
+def _evaluate(
+    images: Sequence[Image], num_labels: int, conf: float, iou_thr: float, low_overlap: float
+) -> metrics_rs.Evaluation:
+    """SPEC §4 over the images, in one call: every label kept at `conf`."""
+    preds = [p for ps, _ in images for p in ps]
+    truths = [t for _, ts in images for t in ts]
+    return metrics_rs.evaluate(
+        np.array([t.box for t in truths], dtype=np.float64).reshape(-1, 4),
+        np.array([t.label for t in truths], dtype=np.int64),
+        _offsets([len(ts) for _, ts in images]),
+        np.array([p.box for p in preds], dtype=np.float64).reshape(-1, 4),
+        np.array([p.label for p in preds], dtype=np.int64),
+        np.array([p.score for p in preds], dtype=np.float64),
+        _offsets([len(ps) for ps, _ in images]),
+        num_labels=num_labels,
+        label_thresholds=np.full(num_labels, conf),
+        iou_threshold=iou_thr,
+        low_overlap_threshold=low_overlap,
+    )
 
 
 def match_image(
@@ -72,65 +113,33 @@ def match_image(
     low_overlap: float = 0.5,
 ) -> None:
     """Match one image's predictions to its annotations (SPEC §4) and add to tally."""
-    kept = sorted((p for p in preds if p.score >= conf), key=lambda p: -p.score)
-    taken = [False] * len(truths)
-    for t in truths:
-        tally.actual[t.label] += 1
-    for p in kept:
-        tally.kept[p.label] += 1
-        overlaps = [iou(p.box, t.box) for t in truths]
-        choice = _choose(p, truths, overlaps, taken, iou_thr, low_overlap)
-        if choice is None:
-            dup = any(taken[j] and o >= iou_thr for j, o in enumerate(overlaps))
-            tally.duplicates += dup
-            tally.cells[(p.label, "BG")] += 1
-            continue
-        taken[choice] = True
-        column = truths[choice].label if overlaps[choice] >= low_overlap else "LOC"
-        tally.cells[(p.label, column)] += 1
-    for j, t in enumerate(truths):
-        if not taken[j]:
-            tally.cells[(None, t.label)] += 1
+    image = [(preds, truths)]
+    tally.add(_evaluate(image, _num_labels(image), conf, iou_thr, low_overlap))
 
 
-def _choose(
-    p: Pred,
-    truths: list[Truth],
-    overlaps: list[float],
-    taken: list[bool],
-    iou_thr: float,
-    low_overlap: float,
-) -> int | None:
-    """Index of the free annotation this prediction takes, by SPEC §4 preference; or None."""
-    free = [j for j in range(len(truths)) if not taken[j] and overlaps[j] >= iou_thr]
-    tiers = (
-        [j for j in free if truths[j].label == p.label and overlaps[j] >= low_overlap],
-        [j for j in free if overlaps[j] >= low_overlap],
-        free,
-    )
-    for tier in tiers:
-        if tier:
-            return max(tier, key=lambda j: (overlaps[j], -j))
-    return None
+def same_label_tp_per_label(
+    images: Sequence[Image], *, conf: float = 0.25, iou_thr: float = 0.5
+) -> list[int]:
+    """True positives per label when a prediction may only take an annotation of its label.
+
+    Each label of each image is matched on its own, with τ = λ = iou_thr: SPEC §4 then
+    takes, by score, the free annotation with the highest IoU ≥ iou_thr (ties to the first).
+    """
+    num_labels = _num_labels(images)
+    by_label = [
+        ([p for p in preds if p.label == k], [t for t in truths if t.label == k])
+        for preds, truths in images
+        for k in range(num_labels)
+    ]
+    return _evaluate(by_label, num_labels, conf, iou_thr, iou_thr).tp.tolist()
 
 
 def same_label_tp(
     preds: list[Pred], truths: list[Truth], *, conf: float = 0.25, iou_thr: float = 0.5
 ) -> tuple[int, int, int]:
     """Greedy by score, same label, IoU ≥ iou_thr, each annotation once: (tp, kept, actual)."""
-    kept = sorted((p for p in preds if p.score >= conf), key=lambda p: -p.score)
-    taken = [False] * len(truths)
-    tp = 0
-    for p in kept:
-        best, best_iou = None, 0.0
-        for j, t in enumerate(truths):
-            o = iou(p.box, t.box)
-            if not taken[j] and t.label == p.label and o >= iou_thr and o > best_iou:
-                best, best_iou = j, o
-        if best is not None:
-            taken[best] = True
-            tp += 1
-    return tp, len(kept), len(truths)
+    tp = sum(same_label_tp_per_label([(preds, truths)], conf=conf, iou_thr=iou_thr))
+    return tp, sum(p.score >= conf for p in preds), len(truths)
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -151,21 +160,17 @@ def f1_from_counts(tp: int, kept: int, actual: int) -> dict[str, float | None]:
 
 def val_report(preds: list[list[Pred]], truths: list[list[Truth]], conf: float = 0.25) -> dict:
     """Same-label F1 (the brief's rule) and SPEC §4 matrix counts at IoU 0.5 / low overlap 0.7."""
-    tp = kept = actual = 0
+    images = list(zip(preds, truths, strict=True))
+    tp_per_label = same_label_tp_per_label(images, conf=conf)
+    tp = sum(tp_per_label)
+    kept = sum(p.score >= conf for ps in preds for p in ps)
+    actual = sum(len(ts) for ts in truths)
     tally = Tally()
-    for p, t in zip(preds, truths, strict=True):
-        a, b, c = same_label_tp(p, t, conf=conf)
-        tp, kept, actual = tp + a, kept + b, actual + c
-        match_image(p, t, tally, conf=conf, iou_thr=0.5, low_overlap=0.7)
-    per_label = {}
-    for k, name in enumerate(LABELS):
-        tp_k = sum(
-            same_label_tp(
-                [q for q in p if q.label == k], [u for u in t if u.label == k], conf=conf
-            )[0]
-            for p, t in zip(preds, truths, strict=True)
-        )
-        per_label[name] = f1_from_counts(tp_k, tally.kept[k], tally.actual[k])
+    tally.add(_evaluate(images, _num_labels(images), conf, 0.5, 0.7))
+    per_label = {
+        name: f1_from_counts(tp_per_label[k], tally.kept[k], tally.actual[k])
+        for k, name in enumerate(LABELS)
+    }
     cells: Counter[str] = Counter()
     for (p, a), n in tally.cells.items():
         pname = "{}" if p is None else LABELS[p]
