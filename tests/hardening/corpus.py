@@ -199,194 +199,95 @@ def _random_text(size: int) -> bytes:
     return bytes(rng.integers(97, 123, size=size, dtype=np.uint8))
 
 
+def _coco_plus(name: str, where: str | None, *extra: tuple, **options) -> Case:
+    """The COCO base dataset zipped as d.zip with extra entries (name or ZipInfo, bytes)."""
+    return Case(name, zipped("d.zip", lambda: [*coco_entries(), *extra]), where, **options)
+
+
+def _zip_of(
+    name: str,
+    where: str | None,
+    entries: Callable[[], Entries],
+    compression: int = zipfile.ZIP_DEFLATED,
+    **options,
+) -> Case:
+    """A d.zip of these entries alone."""
+    return Case(name, zipped("d.zip", entries, compression=compression), where, **options)
+
+
+def _file(name: str, where: str, data: bytes) -> Case:
+    """A file named d.zip holding these bytes, whatever they are."""
+    return Case(name, lambda folder: write(folder, "d.zip", data), where)
+
+
 def archive_cases(tmp: Path) -> list[Case]:
     """Zip archives that try to climb out, lie, explode or are not archives at all."""
-    pwned = "pwned.txt"
-    cases = [
-        Case(
-            "dotdot",
-            zipped("d.zip", lambda: [*coco_entries(), ("../../" + pwned, b"x")]),
-            "../../pwned.txt",
-        ),
-        Case(
-            "dotdot-deep",
-            zipped("d.zip", lambda: [*coco_entries(), ("../" * 12 + pwned, b"x")]),
-            "climbs out",
-        ),
-        Case(
-            "dotdot-inside",
-            zipped("d.zip", lambda: [*coco_entries(), ("images/../../" + pwned, b"x")]),
-            "images/../../pwned.txt",
-        ),
-        Case(
-            "dotdot-backslash",
-            zipped("d.zip", lambda: [*coco_entries(), ("..\\..\\" + pwned, b"x")]),
-            "..\\..\\pwned.txt",
-        ),
-        Case(
-            "dotdot-folder", zipped("d.zip", lambda: [*coco_entries(), ("../", b"")]), "climbs out"
-        ),
-        Case(
-            "absolute",
-            zipped("d.zip", lambda: [*coco_entries(), (str(tmp / "abs-" / pwned), b"x")]),
-            "absolute path",
-        ),
-        Case(
-            "absolute-root",
-            zipped("d.zip", lambda: [*coco_entries(), ("/" + pwned, b"x")]),
-            "absolute path",
-        ),
-        Case(
-            "drive-letter",
-            zipped("d.zip", lambda: [*coco_entries(), ("C:/Windows/" + pwned, b"x")]),
-            "drive letter",
-        ),
-        Case(
-            "drive-backslash",
-            zipped("d.zip", lambda: [*coco_entries(), ("C:\\" + pwned, b"x")]),
-            "drive letter",
-        ),
-        Case(
-            "symlink-file",
-            zipped(
-                "d.zip",
-                lambda: [
-                    *coco_entries(),
-                    special("images/c.jpg", stat.S_IFLNK | 0o777, b"/etc/passwd"),
-                ],
-            ),
-            "symbolic links",
-        ),
-        Case(
+    pwned, link, x = "pwned.txt", stat.S_IFLNK | 0o777, b"x"
+    return [
+        _coco_plus("dotdot", "../../pwned.txt", ("../../" + pwned, x)),
+        _coco_plus("dotdot-deep", "climbs out", ("../" * 12 + pwned, x)),
+        _coco_plus("dotdot-inside", "images/../../pwned.txt", ("images/../../" + pwned, x)),
+        _coco_plus("dotdot-backslash", "..\\..\\pwned.txt", ("..\\..\\" + pwned, x)),
+        _coco_plus("dotdot-folder", "climbs out", ("../", b"")),
+        _coco_plus("absolute", "absolute path", (str(tmp / "abs-" / pwned), x)),
+        _coco_plus("absolute-root", "absolute path", ("/" + pwned, x)),
+        _coco_plus("drive-letter", "drive letter", ("C:/Windows/" + pwned, x)),
+        _coco_plus("drive-backslash", "drive letter", ("C:\\" + pwned, x)),
+        _coco_plus("symlink-file", "symbolic links", special("images/c.jpg", link, b"/etc/passwd")),
+        _coco_plus(
             "symlink-folder-then-file",
-            zipped(
-                "d.zip",
-                lambda: [
-                    *coco_entries(),
-                    special("link", stat.S_IFLNK | 0o777, str(tmp).encode()),
-                    ("link/" + pwned, b"x"),
-                ],
-            ),
             "symbolic links",
+            special("link", link, str(tmp).encode()),
+            ("link/" + pwned, x),
         ),
-        Case(
+        _zip_of(
             "symlink-annotations",
-            zipped(
-                "d.zip",
-                lambda: [
-                    *base_images(),
-                    special("annotations.json", stat.S_IFLNK | 0o777, b"../../../etc/passwd"),
-                ],
-            ),
             "symbolic links",
+            lambda: [*base_images(), special("annotations.json", link, b"../../../etc/passwd")],
         ),
-        Case(
-            "fifo",
-            zipped(
-                "d.zip", lambda: [*coco_entries(), special("images/pipe", stat.S_IFIFO | 0o644)]
-            ),
-            "special files",
-        ),
-        Case(
-            "device",
-            zipped("d.zip", lambda: [*coco_entries(), special("images/dev", stat.S_IFCHR | 0o644)]),
-            "special files",
-        ),
-        Case(
-            "zip-bomb",
-            zipped("d.zip", lambda: [*coco_entries(), ("images/bomb.jpg", bytes(8 * 1024 * 1024))]),
-            "zip bomb",
-        ),
+        _coco_plus("fifo", "special files", special("images/pipe", stat.S_IFIFO | 0o644)),
+        _coco_plus("device", "special files", special("images/dev", stat.S_IFCHR | 0o644)),
+        _coco_plus("zip-bomb", "zip bomb", ("images/bomb.jpg", bytes(8 * 1024 * 1024))),
         Case("zip-bomb-lying-header", _lying_sizes, "images/pad.txt"),
-        Case(
+        _zip_of(
             "too-many-entries",
-            zipped("d.zip", lambda: _too_many(40)),
             "entries, more than the limit",
+            lambda: _too_many(40),
             settings={"IMPORT_MAX_ENTRIES": 40},
         ),
-        Case(
+        _coco_plus(
             "unpacks-too-large",
-            zipped("d.zip", lambda: [*coco_entries(), ("notes.txt", _random_text(600_000))]),
             "unpacks to",
+            ("notes.txt", _random_text(600_000)),
             settings={"IMPORT_MAX_ARCHIVE_BYTES": 500_000},
         ),
         Case("encrypted-flag", _encrypted_flag, "encrypted"),
-        Case(
-            "duplicate-entry",
-            zipped("d.zip", lambda: [*coco_entries(), ("images/a.jpg", b"again")]),
-            "duplicate entry",
-        ),
-        Case(
-            "file-and-folder",
-            zipped("d.zip", lambda: [*coco_entries(), ("images/a.jpg/x.txt", b"x")]),
-            "both a file and a folder",
-        ),
+        _coco_plus("duplicate-entry", "duplicate entry", ("images/a.jpg", b"again")),
+        _coco_plus("file-and-folder", "both a file and a folder", ("images/a.jpg/x.txt", x)),
         Case("bad-crc", _bad_crc, "images/a.jpg"),
         Case("unknown-compression", _unknown_method, "cannot extract"),
-        Case(
-            "long-entry-name",
-            zipped(
-                "d.zip",
-                lambda: [*coco_entries(), ("images/" + "a" * 300 + ".jpg", image_bytes("JPEG"))],
-            ),
-            "a" * 40,
+        _coco_plus(
+            "long-entry-name", "a" * 40, ("images/" + "a" * 300 + ".jpg", image_bytes("JPEG"))
         ),
-        Case(
-            "text-named-zip", lambda f: write(f, "d.zip", b"PK but not really a zip\n"), "archive"
-        ),
-        Case("empty-file", lambda f: write(f, "d.zip", b""), "archive"),
-        Case(
-            "truncated-zip", lambda f: write(f, "d.zip", zip_bytes(coco_entries())[:300]), "archive"
-        ),
-        Case("gzip-named-zip", lambda f: write(f, "d.zip", zlib.compress(b"x" * 100)), "archive"),
-        Case("empty-zip", zipped("d.zip", lambda: []), "d.zip"),
-        Case(
-            "only-folders", zipped("d.zip", lambda: [("images/", b""), ("labels/", b"")]), "d.zip"
-        ),
-        Case(
-            "nested-zip",
-            zipped("d.zip", lambda: [("inner.zip", zip_bytes(coco_entries()))]),
-            "d.zip",
-        ),
-        Case("no-annotation-file", zipped("d.zip", base_images), "d.zip"),
+        _file("text-named-zip", "archive", b"PK but not really a zip\n"),
+        _file("empty-file", "archive", b""),
+        _file("truncated-zip", "archive", zip_bytes(coco_entries())[:300]),
+        _file("gzip-named-zip", "archive", zlib.compress(b"x" * 100)),
+        _zip_of("empty-zip", "d.zip", lambda: []),
+        _zip_of("only-folders", "d.zip", lambda: [("images/", b""), ("labels/", b"")]),
+        _zip_of("nested-zip", "d.zip", lambda: [("inner.zip", zip_bytes(coco_entries()))]),
+        _zip_of("no-annotation-file", "d.zip", base_images),
         # Odd but valid: imported whole.
-        Case(
-            "macos-junk",
-            zipped(
-                "d.zip",
-                lambda: [
-                    *coco_entries(),
-                    ("__MACOSX/._a.jpg", b"\x00junk"),
-                    ("images/.DS_Store", b"junk"),
-                ],
-            ),
-            None,
+        _coco_plus(
+            "macos-junk", None, ("__MACOSX/._a.jpg", b"\x00junk"), ("images/.DS_Store", b"junk")
         ),
-        Case(
-            "wrapped-in-a-folder",
-            zipped("d.zip", lambda: [(f"批次/{n}", d) for n, d in coco_entries()]),
-            None,
-        ),
-        Case(
-            "stored-not-deflated",
-            zipped("d.zip", coco_entries, compression=zipfile.ZIP_STORED),
-            None,
-        ),
+        _zip_of("wrapped-in-a-folder", None, lambda: [(f"批次/{n}", d) for n, d in coco_entries()]),
+        _zip_of("stored-not-deflated", None, coco_entries, compression=zipfile.ZIP_STORED),
         Case("gbk-names", lambda f: write(f, "d.zip", _gbk_zip()), None),
-        Case(
-            "entry-name-over-255-bytes",
-            zipped("d.zip", lambda: [*coco_entries(), ("images/" + "划" * 90 + ".jpg", b"x")]),
-            "255 bytes",
-        ),
+        _coco_plus("entry-name-over-255-bytes", "255 bytes", ("images/" + "划" * 90 + ".jpg", x)),
         # 364 bytes of UTF-8: no file system holds the name; the upload is stored shortened.
-        Case(
-            "upload-name-120-chinese",
-            zipped("d.zip", coco_entries),
-            None,
-            upload_name="划" * 120 + ".zip",
-        ),
+        _zip_of("upload-name-120-chinese", None, coco_entries, upload_name="划" * 120 + ".zip"),
     ]
-    return cases
 
 
 def _gbk_zip() -> bytes:
@@ -464,167 +365,108 @@ def _broken_exif() -> bytes:
     return bytes(data)
 
 
+def _image_case(
+    name: str, file: str, data: Callable[[], bytes], where: str = "", **options
+) -> Case:
+    """The COCO base dataset with images/<file> made by `data`; refused at that image unless
+    `where` says otherwise (None: imported whole)."""
+    declared = options.pop("declared", (32, 24))
+    where = f"images/{file}" if where == "" else where
+    return Case(name, _with_image(file, data, declared), where, **options)
+
+
+IMAGE_FORMATS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "WEBP": "webp",
+    "GIF": "gif",
+}
+# Unusual but valid images, imported at the size they are shown: (case, file, format, options).
+VALID_IMAGES = [
+    ("cmyk-jpeg", "c.jpg", "JPEG", {"mode": "CMYK"}),
+    ("cmyk-tiff", "c.tif", "TIFF", {"mode": "CMYK"}),
+    ("16-bit-png", "c.png", "PNG", {"mode": "I;16"}),
+    ("16-bit-tiff", "c.tif", "TIFF", {"mode": "I;16"}),
+    ("grey-png", "c.png", "PNG", {"mode": "L"}),
+    ("rgba-png", "c.png", "PNG", {"mode": "RGBA"}),
+    ("palette-png", "c.png", "PNG", {"mode": "P"}),
+    ("1-bit-png", "c.png", "PNG", {"mode": "1"}),
+    ("progressive-jpeg", "c.jpg", "JPEG", {"progressive": True}),
+]
+
+
+def _broken_files(fmt: str, suffix: str) -> list[Case]:
+    """Empty, truncated, text and garbage-tailed files of one image format."""
+    name = f"c.{suffix}"
+    mode = "P" if fmt == "GIF" else "RGB"
+    return [
+        _image_case(f"empty-{suffix}", name, lambda: b""),
+        _image_case(
+            f"truncated-{suffix}",
+            name,
+            lambda: _truncated(fmt),
+            either=fmt in ("GIF", "BMP", "TIFF"),
+        ),
+        _image_case(f"text-named-{suffix}", name, lambda: b"this is not an image\n"),
+        _image_case(
+            f"garbage-tail-{suffix}",
+            name,
+            lambda: image_bytes(fmt, mode=mode) + b"\x00" * 4096,
+            None,
+            either=True,
+        ),
+    ]
+
+
 def image_cases() -> list[Case]:
     """Image files that are broken, lie about their size, or are unusual but valid."""
-    cases = []
-    for fmt, suffix in (
-        ("JPEG", "jpg"),
-        ("PNG", "png"),
-        ("BMP", "bmp"),
-        ("TIFF", "tif"),
-        ("WEBP", "webp"),
-        ("GIF", "gif"),
-    ):
-        name = f"c.{suffix}"
-        mode = "P" if fmt == "GIF" else "RGB"
-        cases += [
-            Case(f"empty-{suffix}", _with_image(name, lambda: b""), f"images/{name}"),
-            Case(
-                f"truncated-{suffix}",
-                _with_image(name, lambda fmt=fmt: _truncated(fmt)),
-                f"images/{name}",
-                either=fmt in ("GIF", "BMP", "TIFF"),
-            ),
-            Case(
-                f"text-named-{suffix}",
-                _with_image(name, lambda: b"this is not an image\n"),
-                f"images/{name}",
-            ),
-            Case(
-                f"garbage-tail-{suffix}",
-                _with_image(
-                    name, lambda fmt=fmt, mode=mode: image_bytes(fmt, mode=mode) + b"\x00" * 4096
-                ),
-                None,
-                either=True,
-            ),
-        ]
+    cases = [case for fmt, suffix in IMAGE_FORMATS.items() for case in _broken_files(fmt, suffix)]
+    bomb = "decompression bomb"
     cases += [
-        Case(
-            "html-named-png",
-            _with_image("c.png", lambda: b"<html><script>alert(1)</script>"),
-            "images/c.png",
-        ),
-        Case(
-            "svg-named-jpg",
-            _with_image("c.jpg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
-            "images/c.jpg",
-        ),
-        Case(
-            "pdf-named-jpg",
-            _with_image("c.jpg", lambda: b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n"),
-            "images/c.jpg",
-        ),
-        Case(
+        _image_case("html-named-png", "c.png", lambda: b"<html><script>alert(1)</script>"),
+        _image_case("svg-named-jpg", "c.jpg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+        _image_case("pdf-named-jpg", "c.jpg", lambda: b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n"),
+        _image_case(
             "postscript-named-jpg",
-            _with_image("c.jpg", lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"),
-            "images/c.jpg",
+            "c.jpg",
+            lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
         ),
-        Case(
-            "zip-named-png", _with_image("c.png", lambda: zip_bytes([("a", b"b")])), "images/c.png"
-        ),
-        Case(
-            "pixel-bomb-png",
-            _with_image("c.png", lambda: _png_header(40000, 40000)),
-            "decompression bomb",
-        ),
-        Case(
-            "pixel-bomb-png-just-over",
-            _with_image("c.png", lambda: _png_header(10000, 10000)),
-            "decompression bomb",
-        ),
-        Case(
-            "pixel-bomb-jpeg",
-            _with_image("c.jpg", lambda: _jpeg_claiming(65000, 65000)),
-            "decompression bomb",
-        ),
-        Case(
-            "pixel-bomb-gif",
-            _with_image("c.gif", lambda: _gif_claiming(65535, 65535)),
-            "decompression bomb",
-        ),
-        Case(
-            "pixel-bomb-bmp",
-            _with_image("c.bmp", lambda: _bmp_claiming(60000, 60000)),
-            "images/c.bmp",
-        ),
-        Case("zero-width-png", _with_image("c.png", lambda: _png_header(0, 10)), "images/c.png"),
-        Case("png-header-only", _with_image("c.png", lambda: _png_header(32, 24)), "images/c.png"),
-        # Unusual but valid images: imported with the size they are shown at.
-        Case(
-            "cmyk-jpeg",
-            _with_image("c.jpg", lambda: image_bytes("JPEG", mode="CMYK")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "cmyk-tiff",
-            _with_image("c.tif", lambda: image_bytes("TIFF", mode="CMYK")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "16-bit-png",
-            _with_image("c.png", lambda: image_bytes("PNG", mode="I;16")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "16-bit-tiff",
-            _with_image("c.tif", lambda: image_bytes("TIFF", mode="I;16")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "grey-png",
-            _with_image("c.png", lambda: image_bytes("PNG", mode="L")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "rgba-png",
-            _with_image("c.png", lambda: image_bytes("PNG", mode="RGBA")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "palette-png",
-            _with_image("c.png", lambda: image_bytes("PNG", mode="P")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "1-bit-png",
-            _with_image("c.png", lambda: image_bytes("PNG", mode="1")),
-            None,
-            size=(32, 24),
-        ),
-        Case(
-            "progressive-jpeg",
-            _with_image("c.jpg", lambda: image_bytes("JPEG", progressive=True)),
-            None,
-            size=(32, 24),
-        ),
-        Case("broken-exif", _with_image("c.jpg", lambda: _broken_exif()), None, either=True),
-        Case(
+        _image_case("zip-named-png", "c.png", lambda: zip_bytes([("a", b"b")])),
+        _image_case("pixel-bomb-png", "c.png", lambda: _png_header(40000, 40000), bomb),
+        _image_case("pixel-bomb-png-just-over", "c.png", lambda: _png_header(10000, 10000), bomb),
+        _image_case("pixel-bomb-jpeg", "c.jpg", lambda: _jpeg_claiming(65000, 65000), bomb),
+        _image_case("pixel-bomb-gif", "c.gif", lambda: _gif_claiming(65535, 65535), bomb),
+        _image_case("pixel-bomb-bmp", "c.bmp", lambda: _bmp_claiming(60000, 60000)),
+        _image_case("zero-width-png", "c.png", lambda: _png_header(0, 10)),
+        _image_case("png-header-only", "c.png", lambda: _png_header(32, 24)),
+    ]
+    cases += [
+        _image_case(name, file, lambda f=fmt, o=options: image_bytes(f, **o), None, size=(32, 24))
+        for name, file, fmt, options in VALID_IMAGES
+    ]
+    cases += [
+        _image_case("broken-exif", "c.jpg", _broken_exif, None, either=True),
+        _image_case(
             "declared-size-wrong",
-            _with_image("c.jpg", lambda: image_bytes("JPEG"), declared=(99, 77)),
+            "c.jpg",
+            lambda: image_bytes("JPEG"),
             None,
+            declared=(99, 77),
             size=(32, 24),
         ),
     ]
     for orientation in range(1, 9):
-        turned = orientation in (5, 6, 7, 8)
+        shown = (24, 32) if orientation in (5, 6, 7, 8) else (32, 24)
         cases.append(
-            Case(
+            _image_case(
                 f"exif-orientation-{orientation}",
-                _with_image(
-                    "c.jpg",
-                    lambda o=orientation: exif_jpeg(o),
-                    declared=(24, 32) if turned else (32, 24),
-                ),
+                "c.jpg",
+                lambda o=orientation: exif_jpeg(o),
                 None,
-                size=(24, 32) if turned else (32, 24),
+                declared=shown,
+                size=shown,
             )
         )
     return cases

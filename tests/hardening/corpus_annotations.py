@@ -203,158 +203,90 @@ def _chinese():
 
 
 def _yolo(lines: str | bytes, names=None):
-    return zipped(
-        "yolo.zip",
-        lambda: yolo_entries({"a.txt": lines}, names),
-    )
+    return zipped("yolo.zip", lambda: yolo_entries({"a.txt": lines}, names))
+
+
+LINE = "0 0.5 0.5 0.2 0.2\n"  # a valid label line, beside a names file under test
+AT = "labels/a.txt line"
+
+
+def _yolo_rows(rows) -> list[Case]:
+    """A case per row: (name, labels/a.txt, data.yaml or None for the base one, where)."""
+    return [
+        Case(name, _yolo(lines, names), where, fmt="yolo") for name, lines, names, where in rows
+    ]
 
 
 def yolo_cases() -> list[Case]:
-    at = "labels/a.txt line"
+    """YOLO label and names files that are broken, or odd but valid."""
     nested = "names: " + "[" * 5000 + "]" * 5000 + "\n"
-    return [
-        Case("yolo-four-columns", _yolo("0 0.5 0.5 0.25\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-one-column", _yolo("0\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-seven-columns", _yolo("0 0.5 0.5 0.2 0.2 0.1 0.1\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-class-out-of-range", _yolo("2 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case(
-            "yolo-class-huge",
-            _yolo("99999999999999999999 0.5 0.5 0.2 0.2\n"),
-            f"{at} 1",
-            fmt="yolo",
-        ),
-        Case("yolo-class-negative", _yolo("-1 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-class-fraction", _yolo("0.5 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-class-word", _yolo("scratch 0.5 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-nan", _yolo("0 nan 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-inf", _yolo("0 0.5 inf 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-overflow", _yolo("0 0.5 0.5 1e999 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-negative-size", _yolo("0 0.5 0.5 -0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-zero-size", _yolo("0 0.5 0.5 0 0\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-outside", _yolo("0 3.5 3.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-hex", _yolo("0 0x1p-1 0.5 0.2 0.2\n"), f"{at} 1", fmt="yolo"),
-        Case("yolo-commas", _yolo("0,0.5,0.5,0.2,0.2\n"), f"{at} 1", fmt="yolo"),
-        Case(
-            "yolo-bad-second-line",
-            _yolo("0 0.5 0.5 0.2 0.2\n1 0.5 oops 0.2 0.2\n"),
-            f"{at} 2",
-            fmt="yolo",
-        ),
-        Case("yolo-not-utf8", _yolo(b"0 0.5 0.5 0.2 0.2\n\xff\xfe\n"), "labels/a.txt", fmt="yolo"),
-        Case("yolo-binary", _yolo(bytes(range(256))), "labels/a.txt", fmt="yolo"),
-        Case("yolo-long-line", _yolo("0 " + "0.5 " * 50_000 + "\n"), f"{at} 1", fmt="yolo"),
-        Case(
-            "yolo-names-broken-yaml",
-            _yolo("0 0.5 0.5 0.2 0.2\n", "names: [a, b\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-not-a-list",
-            _yolo("0 0.5 0.5 0.2 0.2\n", "names: 7\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-gap",
-            _yolo("0 0.5 0.5 0.2 0.2\n", "names:\n  0: a\n  2: b\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-count-mismatch",
-            _yolo("0 0.5 0.5 0.2 0.2\n", "nc: 3\nnames: [a, b]\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-empty", _yolo("0 0.5 0.5 0.2 0.2\n", "names: []\n"), "data.yaml", fmt="yolo"
-        ),
-        Case(
-            "yolo-names-duplicate",
-            _yolo("0 0.5 0.5 0.2 0.2\n", "names: [a, a]\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-too-long",
-            _yolo("0 0.5 0.5 0.2 0.2\n", f"names: [{'a' * 150}, b]\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-nested-deep", _yolo("0 0.5 0.5 0.2 0.2\n", nested), "data.yaml", fmt="yolo"
-        ),
-        Case(
-            "yolo-names-not-utf8",
-            _yolo("0 0.5 0.5 0.2 0.2\n", b"names: [\xff]\n"),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case("yolo-no-names", _yolo("0 0.5 0.5 0.2 0.2\n", b""), "class names", fmt="yolo"),
-        Case(
-            "yolo-label-without-image",
-            zipped("yolo.zip", lambda: yolo_entries({"ghost.txt": "0 0.5 0.5 0.2 0.2\n"})),
-            None,
-            fmt="yolo",
-            either=True,
-        ),
-        Case(
-            "yolo-names-surrogate",
-            _yolo("0 0.5 0.5 0.2 0.2\n", 'names: ["\\ud800", dent]\n'),
-            "data.yaml line 1",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-nul",
-            _yolo("0 0.5 0.5 0.2 0.2\n", 'names: ["a\\u0000b", dent]\n'),
-            "data.yaml line 1",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-newline",
-            _yolo("0 0.5 0.5 0.2 0.2\n", 'names:\n  - scratch\n  - "a\\nb"\n'),
-            "data.yaml line 3",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-names-10000",
-            _yolo(
-                "0 0.5 0.5 0.2 0.2\n",
-                "names: [" + ", ".join(f"c{i}" for i in range(10_000)) + "]\n",
-            ),
-            "data.yaml",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-nc-5000-digits",
-            _yolo("0 0.5 0.5 0.2 0.2\n", f"nc: {'9' * 5000}\nnames: [scratch, dent]\n"),
-            "data.yaml line 1",
-            fmt="yolo",
-        ),
-        Case(
-            "yolo-digits-400", _yolo("0 0.5 0.5 0." + "1" * 400 + " 0.2\n"), f"{at} 1", fmt="yolo"
-        ),
-        Case(
-            "yolo-too-many-boxes",
-            _yolo("".join(f"0 0.5 0.5 0.2 0.{i:04d}1\n" for i in range(5001))),
-            f"{at} 5001",
-            fmt="yolo",
-        ),
-        Case("coco-as-yolo", zipped("coco.zip", coco_entries), "COCO", fmt="yolo"),
-        # Odd but valid: imported whole.
-        Case("yolo-duplicate-lines", _yolo("0 0.5 0.5 0.25 0.5\n" * 3), None, fmt="yolo"),
-        Case("yolo-crlf", _yolo("0 0.5 0.5 0.25 0.5\r\n"), None, fmt="yolo"),
-        Case("yolo-bom", _yolo(b"\xef\xbb\xbf0 0.5 0.5 0.25 0.5\n"), None, fmt="yolo"),
-        Case(
-            "yolo-blank-lines-and-spaces", _yolo("\n  0   0.5 0.5 0.25 0.5  \n\n"), None, fmt="yolo"
-        ),
-        Case("yolo-tabs", _yolo("0\t0.5\t0.5\t0.25\t0.5\n"), None, fmt="yolo"),
-        Case("yolo-empty-label-file", _yolo(""), None, fmt="yolo"),
-        Case(
-            "yolo-names-dict",
-            _yolo("0 0.5 0.5 0.2 0.2\n", "names:\n  0: 划痕\n  1: 凹坑\n"),
-            None,
-            fmt="yolo",
-        ),
+    many = "names: [" + ", ".join(f"c{i}" for i in range(10_000)) + "]\n"
+    boxes = "".join(f"0 0.5 0.5 0.2 0.{i:04d}1\n" for i in range(5001))
+    rows = [
+        ("yolo-four-columns", "0 0.5 0.5 0.25\n", None, f"{AT} 1"),
+        ("yolo-one-column", "0\n", None, f"{AT} 1"),
+        ("yolo-seven-columns", "0 0.5 0.5 0.2 0.2 0.1 0.1\n", None, f"{AT} 1"),
+        ("yolo-class-out-of-range", "2 0.5 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-class-huge", "99999999999999999999 0.5 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-class-negative", "-1 0.5 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-class-fraction", "0.5 0.5 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-class-word", "scratch 0.5 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-nan", "0 nan 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-inf", "0 0.5 inf 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-overflow", "0 0.5 0.5 1e999 0.2\n", None, f"{AT} 1"),
+        ("yolo-negative-size", "0 0.5 0.5 -0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-zero-size", "0 0.5 0.5 0 0\n", None, f"{AT} 1"),
+        ("yolo-outside", "0 3.5 3.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-hex", "0 0x1p-1 0.5 0.2 0.2\n", None, f"{AT} 1"),
+        ("yolo-commas", "0,0.5,0.5,0.2,0.2\n", None, f"{AT} 1"),
+        ("yolo-bad-second-line", LINE + "1 0.5 oops 0.2 0.2\n", None, f"{AT} 2"),
+        ("yolo-not-utf8", b"0 0.5 0.5 0.2 0.2\n\xff\xfe\n", None, "labels/a.txt"),
+        ("yolo-binary", bytes(range(256)), None, "labels/a.txt"),
+        ("yolo-long-line", "0 " + "0.5 " * 50_000 + "\n", None, f"{AT} 1"),
+        ("yolo-names-broken-yaml", LINE, "names: [a, b\n", "data.yaml"),
+        ("yolo-names-not-a-list", LINE, "names: 7\n", "data.yaml"),
+        ("yolo-names-gap", LINE, "names:\n  0: a\n  2: b\n", "data.yaml"),
+        ("yolo-names-count-mismatch", LINE, "nc: 3\nnames: [a, b]\n", "data.yaml"),
+        ("yolo-names-empty", LINE, "names: []\n", "data.yaml"),
+        ("yolo-names-duplicate", LINE, "names: [a, a]\n", "data.yaml"),
+        ("yolo-names-too-long", LINE, f"names: [{'a' * 150}, b]\n", "data.yaml"),
+        ("yolo-names-nested-deep", LINE, nested, "data.yaml"),
+        ("yolo-names-not-utf8", LINE, b"names: [\xff]\n", "data.yaml"),
+        ("yolo-no-names", LINE, b"", "class names"),
     ]
+    cases = [
+        Case(name, _yolo(lines, names), where, fmt="yolo") for name, lines, names, where in rows
+    ]
+    ghost = lambda: yolo_entries({"ghost.txt": LINE})  # noqa: E731
+    cases.append(
+        Case("yolo-label-without-image", zipped("yolo.zip", ghost), None, fmt="yolo", either=True)
+    )
+    rows = [
+        ("yolo-names-surrogate", LINE, 'names: ["\\ud800", dent]\n', "data.yaml line 1"),
+        ("yolo-names-nul", LINE, 'names: ["a\\u0000b", dent]\n', "data.yaml line 1"),
+        ("yolo-names-newline", LINE, 'names:\n  - scratch\n  - "a\\nb"\n', "data.yaml line 3"),
+        ("yolo-names-10000", LINE, many, "data.yaml"),
+        (
+            "yolo-nc-5000-digits",
+            LINE,
+            f"nc: {'9' * 5000}\nnames: [scratch, dent]\n",
+            "data.yaml line 1",
+        ),
+        ("yolo-digits-400", "0 0.5 0.5 0." + "1" * 400 + " 0.2\n", None, f"{AT} 1"),
+        ("yolo-too-many-boxes", boxes, None, f"{AT} 5001"),
+    ]
+    cases += [
+        *_yolo_rows(rows),
+        Case("coco-as-yolo", zipped("coco.zip", coco_entries), "COCO", fmt="yolo"),
+    ]
+    # Odd but valid: imported whole.
+    rows = [
+        ("yolo-duplicate-lines", "0 0.5 0.5 0.25 0.5\n" * 3, None, None),
+        ("yolo-crlf", "0 0.5 0.5 0.25 0.5\r\n", None, None),
+        ("yolo-bom", b"\xef\xbb\xbf0 0.5 0.5 0.25 0.5\n", None, None),
+        ("yolo-blank-lines-and-spaces", "\n  0   0.5 0.5 0.25 0.5  \n\n", None, None),
+        ("yolo-tabs", "0\t0.5\t0.5\t0.25\t0.5\n", None, None),
+        ("yolo-empty-label-file", "", None, None),
+        ("yolo-names-dict", LINE, "names:\n  0: 划痕\n  1: 凹坑\n", None),
+    ]
+    return cases + _yolo_rows(rows)

@@ -48,6 +48,11 @@ def _label_json(text: str, name: str, field_name: str = "label_confidences") -> 
     return FormCase("wizard-2", f"label-json-{name}", {"label_confidences": text}, field_name)
 
 
+def _one_field(entry: str, rows: list[tuple[str, str, object]]) -> list[FormCase]:
+    """A case per (name, field, value): that one field sent, its refusal naming it."""
+    return [FormCase(entry, name, {field: value}, field) for name, field, value in rows]
+
+
 def wizard_cases() -> list[FormCase]:
     cases = [
         FormCase("wizard-2", f"base-{n}", {"base_confidence": v}, "base_confidence")
@@ -117,20 +122,30 @@ def wizard_cases() -> list[FormCase]:
     for name in ("batch_size", "image_size"):
         cases += [FormCase("wizard-3", f"{name}-{n}", {name: v}, name) for n, v in WHOLE.items()]
     cases += [
-        FormCase("wizard-3", "batch-too-large", {"batch_size": "257"}, "batch_size"),
-        FormCase("wizard-3", "image-too-small", {"image_size": "31"}, "image_size"),
-        FormCase("wizard-3", "image-too-large", {"image_size": "4097"}, "image_size"),
-        FormCase("wizard-3", "device-vanished", {"device": "gpu-box-2/cuda:3"}, "device"),
-        FormCase("wizard-3", "device-unknown", {"device": "tpu:0"}, "device"),
-        FormCase("wizard-3", "device-path", {"device": "../../etc/passwd"}, "device"),
-        FormCase("wizard-3", "device-empty", {"device": ""}, "device"),
-        FormCase("wizard-1", "process-word", {"process": "abc"}, "process"),
-        FormCase("wizard-1", "process-huge", {"process": HUGE}, "process"),
-        FormCase("wizard-1", "model-of-another-process", {"model": "OTHER_MODEL"}, "model"),
-        FormCase("wizard-1", "model-probe-failed", {"model": "FAILED_MODEL"}, "model"),
-        FormCase("wizard-1", "project-not-mine", {"project": "FOREIGN_PROJECT"}, "project"),
-        FormCase("wizard-1", "project-huge", {"project": HUGE}, "project"),
-        FormCase("wizard-1", "project-negative", {"project": "-1"}, "project"),
+        *_one_field(
+            "wizard-3",
+            [
+                ("batch-too-large", "batch_size", "257"),
+                ("image-too-small", "image_size", "31"),
+                ("image-too-large", "image_size", "4097"),
+                ("device-vanished", "device", "gpu-box-2/cuda:3"),
+                ("device-unknown", "device", "tpu:0"),
+                ("device-path", "device", "../../etc/passwd"),
+                ("device-empty", "device", ""),
+            ],
+        ),
+        *_one_field(
+            "wizard-1",
+            [
+                ("process-word", "process", "abc"),
+                ("process-huge", "process", HUGE),
+                ("model-of-another-process", "model", "OTHER_MODEL"),
+                ("model-probe-failed", "model", "FAILED_MODEL"),
+                ("project-not-mine", "project", "FOREIGN_PROJECT"),
+                ("project-huge", "project", HUGE),
+                ("project-negative", "project", "-1"),
+            ],
+        ),
     ]
     return cases
 
@@ -205,42 +220,75 @@ def editor_cases() -> list[FormCase]:
 
 def other_form_cases() -> list[FormCase]:
     return [
-        FormCase("review", "status-unknown", {"review_status": "shipped"}, "review_status"),
-        FormCase("review", "status-empty", {"review_status": ""}, "review_status"),
-        FormCase("review", "notes-too-long", {"review_notes": "x" * 5001}, "review_notes"),
-        FormCase("review", "notes-nul", {"review_notes": "a\x00b"}, "review_notes"),
-        FormCase("upload", "task-name-blank", {"task_name": "   "}, "task_name"),
-        FormCase("upload", "task-name-too-long", {"task_name": "t" * 201}, "task_name"),
-        FormCase("upload", "task-name-taken", {"task_name": "TAKEN_TASK"}, "task_name"),
-        FormCase("upload", "task-name-nul", {"task_name": "a\x00b"}, "task_name"),
-        FormCase("upload", "task-name-newline", {"task_name": "a\nb"}, "task_name"),
-        FormCase("upload", "format-unknown", {"format": "voc"}, "format"),
-        FormCase("upload", "no-file", {"archive": None}, "archive"),
-        FormCase("model-upload", "input-size-nan", {"input_size": "nan"}, "input_size"),
-        FormCase("model-upload", "input-size-huge", {"input_size": HUGE}, "input_size"),
-        FormCase("model-upload", "input-size-negative", {"input_size": "-640"}, "input_size"),
-        FormCase("model-upload", "labels-duplicate", {"labels": "a,b,a"}, "labels"),
-        FormCase("model-upload", "label-too-long", {"labels": "a," + "b" * 101}, "labels"),
-        FormCase("model-upload", "name-too-long", {"name": "m" * 201}, "name"),
-        FormCase("model-upload", "name-blank", {"name": "  "}, "name"),
-        FormCase("model-upload", "process-unknown", {"process": HUGE}, "process"),
-        FormCase(
-            "model-upload", "output-format-unknown", {"output_format": "onnx"}, "output_format"
+        *_one_field(
+            "review",
+            [
+                ("status-unknown", "review_status", "shipped"),
+                ("status-empty", "review_status", ""),
+                ("notes-too-long", "review_notes", "x" * 5001),
+                ("notes-nul", "review_notes", "a\x00b"),
+            ],
         ),
-        FormCase("token", "name-blank", {"name": ""}, "name"),
-        FormCase("token", "name-too-long", {"name": "n" * 101}, "name"),
-        FormCase("token", "name-nul", {"name": "a\x00"}, "name"),
-        FormCase("worst", "label-word", {"label": "scratch"}, "label"),
-        FormCase("worst", "label-huge", {"label": HUGE}, "label"),
-        FormCase("worst", "kind-unknown", {"kind": "fatal"}, "kind"),
+        *_one_field(
+            "upload",
+            [
+                ("task-name-blank", "task_name", "   "),
+                ("task-name-too-long", "task_name", "t" * 201),
+                ("task-name-taken", "task_name", "TAKEN_TASK"),
+                ("task-name-nul", "task_name", "a\x00b"),
+                ("task-name-newline", "task_name", "a\nb"),
+                ("format-unknown", "format", "voc"),
+                ("no-file", "archive", None),
+            ],
+        ),
+        *_one_field(
+            "model-upload",
+            [
+                ("input-size-nan", "input_size", "nan"),
+                ("input-size-huge", "input_size", HUGE),
+                ("input-size-negative", "input_size", "-640"),
+                ("labels-duplicate", "labels", "a,b,a"),
+                ("label-too-long", "labels", "a," + "b" * 101),
+                ("name-too-long", "name", "m" * 201),
+                ("name-blank", "name", "  "),
+                ("process-unknown", "process", HUGE),
+                ("output-format-unknown", "output_format", "onnx"),
+            ],
+        ),
+        *_one_field(
+            "token",
+            [
+                ("name-blank", "name", ""),
+                ("name-too-long", "name", "n" * 101),
+                ("name-nul", "name", "a\x00"),
+            ],
+        ),
+        *_one_field(
+            "worst",
+            [
+                ("label-word", "label", "scratch"),
+                ("label-huge", "label", HUGE),
+                ("kind-unknown", "kind", "fatal"),
+            ],
+        ),
         FormCase("worst", "page-word", {"page": "last-ish"}, None),
         FormCase("worst", "page-huge", {"page": HUGE}, None),
-        FormCase("curves", "precision-nan", {"precision": "nan"}, "precision"),
-        FormCase("curves", "precision-above-one", {"precision": "2"}, "precision"),
-        FormCase("api", "limit-negative", {"limit": "-1"}, "limit"),
-        FormCase("api", "limit-huge", {"limit": HUGE}, "limit"),
-        FormCase("api", "offset-word", {"offset": "ten"}, "offset"),
-        FormCase("api", "status-unknown", {"status": "exploded"}, "status"),
+        *_one_field(
+            "curves",
+            [
+                ("precision-nan", "precision", "nan"),
+                ("precision-above-one", "precision", "2"),
+            ],
+        ),
+        *_one_field(
+            "api",
+            [
+                ("limit-negative", "limit", "-1"),
+                ("limit-huge", "limit", HUGE),
+                ("offset-word", "offset", "ten"),
+                ("status-unknown", "status", "exploded"),
+            ],
+        ),
         FormCase("api", "project-huge", {"project": HUGE}, None),
         FormCase("runs", "filters-huge", {"project": HUGE, "model": HUGE, "process": HUGE}, None),
         FormCase("runs", "page-word", {"page": "x", "status": "weird"}, None),
