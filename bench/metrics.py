@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import metrics_rs  # noqa: E402
-from bench import _numpy_matching  # noqa: E402
+from tests.metrics import numpy_matching as _numpy_matching  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 OPTIONS = {"iou_threshold": 0.5, "low_overlap_threshold": 0.7}

@@ -160,7 +160,7 @@ def evaluate(
 def pair_boxes(
     image_a: list[int], boxes_a: list[Box], image_b: list[int], boxes_b: list[Box], threshold: float
 ) -> list[tuple[int, int]]:
-    """Run comparison's greedy pairing, the numpy loop of comparison.match_boxes read literally.
+    """Run comparison's greedy pairing: the numpy loop it ran before metrics_rs.pair_boxes.
 
     Per image, the IoU matrix of its boxes in a (rows) and in b (columns); repeatedly its first
     maximum in row-major order (np.argmax's), while that reaches ``threshold``, the pair taken

@@ -67,7 +67,7 @@ def comparison_rows(side: Side) -> list[tuple]:
 
 @settings(max_examples=300, deadline=None)
 @given(sides(), OVERLAPS)
-def test_the_reference_is_the_comparisons_numpy_matcher(runs, threshold):
+def test_the_comparisons_matcher_equals_the_reference(runs, threshold):
     a, b = runs
     pairs = match_boxes(comparison_rows(a), comparison_rows(b), threshold)
     assert sorted((ra[0], rb[0]) for ra, rb in pairs) == ref.pair_boxes(*a, *b, threshold)

@@ -283,10 +283,20 @@ def test_a_cell_of_a_label_one_run_lacks_has_only_the_other_run(pair):
     assert len(changes.entered) == 1 and changes.left == []
 
 
-def test_iou_matrix_and_greedy_box_matching():
-    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=float)
-    ious = cmp.iou_matrix(boxes, np.array([[0, 0, 10, 5], [0, 0, 0, 0]], dtype=float))
-    assert ious[0, 0] == pytest.approx(0.5) and ious[1, 0] == 0 and ious[0, 1] == 0
+def test_box_matching_iou_and_greedy_pairing():
+    """The comparison pairs boxes through metrics_rs.pair_boxes (SPEC §4 IoU)."""
+
+    def rows(*boxes):
+        return [(k, 7, None, *box, *[None] * 4) for k, box in enumerate(boxes)]
+
+    half, apart, empty = (0, 0, 10, 5), (20, 20, 30, 30), (0, 0, 0, 0)
+    full = (0, 0, 10, 10)
+    # IoU(full, half) = 0.5: paired at 0.5, not just above it.
+    assert [(a[0], b[0]) for a, b in cmp.match_boxes(rows(full), rows(half), 0.5)] == [(0, 0)]
+    assert cmp.match_boxes(rows(full), rows(half), 0.5 + 1e-9) == []
+    # Disjoint boxes and a zero-area box have IoU 0: never paired.
+    assert cmp.match_boxes(rows(apart), rows(half), 1e-9) == []
+    assert cmp.match_boxes(rows(full), rows(empty), 1e-9) == []
     a_rows = [(1, 7, None, *SCRATCH, None, None, None, None), (2, 7, None, *DENT, *[None] * 4)]
     b_rows = [(9, 7, None, *DENT, *[None] * 4), (8, 6, None, *SCRATCH, *[None] * 4)]
     pairs = cmp.match_boxes(a_rows, b_rows, 0.5)

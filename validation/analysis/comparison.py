@@ -6,12 +6,13 @@ Labels are aligned by name; annotations are followed across runs by their id (se
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from django.utils.translation import gettext as _
+
+import metrics_rs
 
 # The groups a comparison drills into are named here too, with the comparison they belong to.
 from validation.analysis.outcomes import FOUND_TO_MISSED as FOUND_TO_MISSED
@@ -260,39 +261,18 @@ def _box(row: tuple) -> tuple[float, float, float, float]:
     return row[3:7] if row[3] is not None else row[7:11]
 
 
-def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of x1y1x2y2 boxes (SPEC §4: continuous coordinates, a union of 0 gives 0)."""
-    ax1, ay1, ax2, ay2 = (boxes_a[:, k, None] for k in range(4))
-    bx1, by1, bx2, by2 = (boxes_b[None, :, k] for k in range(4))
-    inter = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None) * np.clip(
-        np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None
-    )
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def match_boxes(rows_a: list[tuple], rows_b: list[tuple], threshold: float) -> list[tuple]:
-    """Pairs (row a, row b) on the same image, greedily by highest IoU ≥ threshold."""
-    by_image: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for row in rows_a:
-        by_image[row[1]][0].append(row)
-    for row in rows_b:
-        by_image[row[1]][1].append(row)
-    pairs = []
-    for side_a, side_b in by_image.values():
-        if not side_a or not side_b:
-            continue
-        ious = iou_matrix(
-            np.array([_box(r) for r in side_a], dtype=np.float64),
-            np.array([_box(r) for r in side_b], dtype=np.float64),
-        )
-        while ious.size and ious.max() >= threshold:
-            i, j = np.unravel_index(int(np.argmax(ious)), ious.shape)
-            pairs.append((side_a[i], side_b[j]))
-            ious[i, :] = -1
-            ious[:, j] = -1
-    return pairs
+    """Pairs (row a, row b) on the same image, greedily by highest IoU ≥ threshold (metrics_rs)."""
+    if not rows_a or not rows_b:
+        return []
+    index_a, index_b = metrics_rs.pair_boxes(
+        np.array([r[1] for r in rows_a], dtype=np.int64),
+        np.array([_box(r) for r in rows_a], dtype=np.float64),
+        np.array([r[1] for r in rows_b], dtype=np.int64),
+        np.array([_box(r) for r in rows_b], dtype=np.float64),
+        iou_threshold=threshold,
+    )
+    return [(rows_a[i], rows_b[j]) for i, j in zip(index_a.tolist(), index_b.tolist(), strict=True)]
 
 
 def cell_changes(a: InferenceRun, b: InferenceRun, labels: list[str], row: int, col: int):

@@ -1,4 +1,4 @@
-"""SPEC §4.1–4.4 written as vectorised NumPy, the peer metrics_rs.evaluate is timed against.
+"""SPEC §4.1–4.4 as vectorised NumPy: the peer that bench/metrics.py times metrics_rs against.
 
 The greedy matching is sequential within an image, so the loop runs over visiting ranks and
 processes every image's prediction of that rank at once: padded (images, ranks, annotations)
