@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -73,7 +76,7 @@ def free_port() -> int:
 
 
 def redis_server_command(port: int, workdir: str) -> list[str]:
-    """redis-server on loopback at this port, persisting nothing; fails the test if not installed."""
+    """redis-server on loopback at this port, persisting nothing (the test fails without one)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed; run `make test`, which installs it")
@@ -143,12 +146,15 @@ def flush_redis(redis_server) -> Iterator[None]:
     conn.flushall()
 
 
+def worker_command(device: str = "cpu", *options: str) -> list[str]:
+    """The command line of a real inference worker (run it from REPO_ROOT)."""
+    return [sys.executable, "manage.py", "inference_worker", "--device", device, *options]
+
+
 def run_burst_worker(env: dict[str, str], device: str = "cpu", timeout: float = 300) -> str:
     """Run `inference_worker --burst` in a real process until its queues are empty."""
-    import sys
-
     proc = subprocess.run(
-        [sys.executable, "manage.py", "inference_worker", "--device", device, "--burst"],
+        worker_command(device, "--burst"),
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -158,6 +164,23 @@ def run_burst_worker(env: dict[str, str], device: str = "cpu", timeout: float = 
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     return output
+
+
+@contextlib.contextmanager
+def running_worker(env: dict[str, str], output=subprocess.DEVNULL) -> Iterator[subprocess.Popen]:
+    """A real CPU worker while the block runs (its output and errors to `output`); then SIGTERM,
+    and kill -9 if it has not stopped 30 s later."""
+    worker = subprocess.Popen(
+        worker_command(), cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+    )
+    try:
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 @pytest.fixture(autouse=True)

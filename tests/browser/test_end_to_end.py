@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,7 +11,7 @@ from playwright.sync_api import expect
 
 from projects.models import Label
 from tests.browser.conftest import log_in
-from tests.conftest import REPO_ROOT
+from tests.conftest import running_worker
 from validation.models import DetectionModel, InferenceRun, Instance
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -25,14 +22,7 @@ def demo_portal(worker_env, flush_redis, settings, tmp_path):
     """The demo data (a small validation task), and a real CPU worker that probed the model."""
     settings.VAR_DIR = tmp_path / "var"
     call_command("seed_demo", val_images=30, train_images=2, verbosity=0)
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "inference_worker", "--device", "cpu"],
-        cwd=REPO_ROOT,
-        env=worker_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with running_worker(worker_env):
         deadline = time.monotonic() + 180
         model = DetectionModel.objects.get()
         while model.probe_status == "pending" and time.monotonic() < deadline:
@@ -40,12 +30,6 @@ def demo_portal(worker_env, flush_redis, settings, tmp_path):
             model.refresh_from_db()
         assert model.probe_status == "passed", model.probe_message
         yield model
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
 
 def _relabel_target(run: InferenceRun, image_ids: list[int]):

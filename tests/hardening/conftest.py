@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import REPO_ROOT, free_port, redis_server_command
+from tests.conftest import REPO_ROOT, free_port, redis_server_command, worker_command
 from tests.hardening.access_world import access  # noqa: F401 (fixture)
 from tests.jobs.conftest import _model_row
 from tests.jobs.tiny_models import SlowDetector, export
@@ -124,7 +123,7 @@ class WorkerProcess:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "inference_worker", "--device", device, "--name", name],
+            worker_command(device, "--name", name),
             cwd=REPO_ROOT,
             env=env,
             stdout=self._log,

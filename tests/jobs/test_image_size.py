@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.run_builders import start_as_the_wizard
 from validation.forms.wizard import InferenceParametersForm
 from validation.jobs import probe_model_job, run_inference_job
 from validation.models import DetectionModel, InferenceRun
-from validation.runs.start import start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -26,18 +26,8 @@ def test_the_probe_stores_the_size_the_model_file_fixes(tiny_model):
 def test_a_run_asked_at_another_size_records_the_size_the_engine_used(
     worker_env, flush_redis, tiny_model, validation_project, owner
 ):
-    run = start_run(
-        user=owner,
-        model=tiny_model,
-        project=validation_project,
-        base_confidence=0.3,
-        label_confidences={},
-        device="cpu",
-        batch_size=4,
-        image_size=320,  # what an older wizard or a script asked for
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-    )
+    # 320: what an older wizard or a script asked for
+    run = start_as_the_wizard(tiny_model, validation_project, owner, image_size=320)
     run_inference_job(run.pk)
     run.refresh_from_db()
     assert run.status == InferenceRun.Status.COMPLETED, run.error_message

@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 
 import metrics_rs
 from tests.conftest import run_burst_worker
+from tests.run_builders import start_as_the_wizard
 from validation import engine
 from validation.analysis import evaluation
 from validation.analysis import predictions as stored
@@ -17,26 +18,15 @@ from validation.jobs import run_inference_job
 from validation.models import InferenceRun, Instance
 from validation.runs.reconcile import reconcile_runs
 from validation.runs.spec import model_spec
-from validation.runs.start import QueueUnavailable, cancel_run, reevaluate_run, start_run
+from validation.runs.start import QueueUnavailable, cancel_run, reevaluate_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 def _start(model, project, user, **overrides) -> InferenceRun:
-    values = dict(
-        user=user,
-        model=model,
-        project=project,
-        base_confidence=0.3,
-        label_confidences={"dent": 0.5},
-        device="cpu",
-        batch_size=4,
-        image_size=64,
-        iou_threshold=0.3,
-        low_overlap_threshold=0.5,
-    )
-    values.update(overrides)
-    return start_run(**values)
+    """A run with dent's own confidence 0.5 and IoU 0.3."""
+    values = {"label_confidences": {"dent": 0.5}, "iou_threshold": 0.3, **overrides}
+    return start_as_the_wizard(model, project, user, **values)
 
 
 def test_run_completes_through_a_burst_worker_and_matches_the_engine(

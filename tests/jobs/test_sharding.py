@@ -9,26 +9,17 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT, run_burst_worker
+from tests.run_builders import start_as_the_wizard
 from validation.analysis import predictions as stored
 from validation.models import InferenceRun, Instance, RunShard
-from validation.runs.start import start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 def _start(model, project, user) -> InferenceRun:
-    return start_run(
-        user=user,
-        model=model,
-        project=project,
-        base_confidence=0.2,
-        label_confidences={},
-        device="cpu",
-        batch_size=2,
-        image_size=64,
-        iou_threshold=0.1,
-        low_overlap_threshold=0.4,
-    )
+    """A run at base 0.2, IoU 0.1, low overlap 0.4, in batches of 2."""
+    settings = {"base_confidence": 0.2, "iou_threshold": 0.1, "low_overlap_threshold": 0.4}
+    return start_as_the_wizard(model, project, user, batch_size=2, **settings)
 
 
 def test_two_workers_sharing_a_sharded_run_match_a_single_run(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import signal
-import subprocess
-import sys
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import running_worker
 from validation.models import InferenceRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -47,14 +44,7 @@ def test_an_unknown_model_is_refused(worker_env, flush_redis, validation_project
 def test_wait_json_follows_the_run_and_prints_its_results(
     worker_env, flush_redis, tiny_model, validation_project, staff
 ):
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "inference_worker", "--device", "cpu"],
-        cwd=REPO_ROOT,
-        env=worker_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with running_worker(worker_env):
         out, err = io.StringIO(), io.StringIO()
         call_command(
             "validate",
@@ -77,9 +67,6 @@ def test_wait_json_follows_the_run_and_prints_its_results(
             stdout=out,
             stderr=err,
         )
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(30)
     result = json.loads(out.getvalue())
     run = InferenceRun.objects.get()
     assert result["run"] == run.pk and result["status"] == "completed"

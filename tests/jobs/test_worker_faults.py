@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import running_worker
 from tests.jobs.conftest import _model_row
 from tests.jobs.tiny_models import SlowDetector, export
+from tests.run_builders import start_as_the_wizard
 from validation.models import InferenceRun, Instance
-from validation.runs.start import start_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -34,21 +33,6 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def _start(model, project, user) -> InferenceRun:
-    return start_run(
-        user=user,
-        model=model,
-        project=project,
-        base_confidence=0.3,
-        label_confidences={},
-        device="cpu",
-        batch_size=1,
-        image_size=512,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-    )
-
-
 def test_kill_9_of_the_job_process_fails_the_run_and_the_worker_goes_on(
     worker_env, flush_redis, validation_project, owner, tmp_path, settings
 ):
@@ -58,15 +42,8 @@ def test_kill_9_of_the_job_process_fails_the_run_and_the_worker_goes_on(
         settings,
         probe_status="passed",
     )
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "inference_worker", "--device", "cpu"],
-        cwd=REPO_ROOT,
-        env=worker_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        run = _start(model, validation_project, owner)
+    with running_worker(worker_env, output=subprocess.PIPE) as worker:
+        run = start_as_the_wizard(model, validation_project, owner, batch_size=1, image_size=512)
         _wait_for(
             lambda: InferenceRun.objects.get(pk=run.pk).images_done >= 1,
             120,
@@ -87,18 +64,7 @@ def test_kill_9_of_the_job_process_fails_the_run_and_the_worker_goes_on(
         assert run.precision is None and run.matrix == []
 
         # The same worker takes the next job.
-        next_run = start_run(
-            user=owner,
-            model=model,
-            project=validation_project,
-            base_confidence=0.3,
-            label_confidences={},
-            device="cpu",
-            batch_size=4,
-            image_size=512,
-            iou_threshold=0.5,
-            low_overlap_threshold=0.5,
-        )
+        next_run = start_as_the_wizard(model, validation_project, owner, image_size=512)
         done = _wait_for(
             lambda: (
                 (r := InferenceRun.objects.get(pk=next_run.pk)).status in ("completed", "failed")
@@ -108,9 +74,3 @@ def test_kill_9_of_the_job_process_fails_the_run_and_the_worker_goes_on(
             "the next run to finish",
         )
         assert done.status == InferenceRun.Status.COMPLETED, done.error_message
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
