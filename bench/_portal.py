@@ -1,4 +1,7 @@
-"""Set up Django on a throw-away SQLite database and build a large synthetic run for benchmarks."""
+"""Set up Django on a throw-away SQLite database and build large synthetic runs for benchmarks.
+
+Run rows are made by tests/run_builders.py, the builder the tests use too.
+"""
 
 from __future__ import annotations
 
@@ -27,76 +30,88 @@ def setup_django(var_dir: str | None = None, keep_database_url: bool = False) ->
     return var
 
 
+def bench_user():
+    """The benchmarks' login, made once per database."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username="bench").first()
+    return user or get_user_model().objects.create_user("bench", password="bench-pass-123")
+
+
+def synthetic_project(name: str, label_names: list[str], images: int, size: tuple[int, int]):
+    """A project of the bench user: these labels and a validation task of `images` image rows
+    without files. Returns (project, labels, image ids in id order)."""
+    import numpy as np
+    from django.db import transaction
+
+    from projects.models import Image, Label, Project, Task
+
+    project = Project.objects.create(name=name)
+    project.members.add(bench_user())
+    labels = Label.objects.bulk_create(
+        Label(project=project, name=n, order=i) for i, n in enumerate(label_names)
+    )
+    task = Task.objects.create(project=project, name="val", is_validation=True)
+    width, height = size
+    with transaction.atomic():
+        Image.objects.bulk_create(
+            (
+                Image(
+                    task=task,
+                    name=f"img_{i:05d}.jpg",
+                    file=f"bench/img_{i:05d}.jpg",
+                    width=width,
+                    height=height,
+                    checksum="0" * 64,
+                )
+                for i in range(images)
+            ),
+            batch_size=5000,
+        )
+    ids = Image.objects.filter(task=task).order_by("id").values_list("id", flat=True)
+    return project, labels, np.array(ids)
+
+
+def bench_model(process: str, name: str, label_names: list[str]):
+    """A probed model of a new process, with no file behind it."""
+    from validation.models import DetectionModel, Process
+
+    return DetectionModel.objects.create(
+        process=Process.objects.create(name=process),
+        name=name,
+        file="models/b.pt2",
+        format="export",
+        label_names=label_names,
+        probe_status="passed",
+    )
+
+
 def synthetic_run(images: int = 2000, instances: int = 100_000, labels: int = 10, seed: int = 0):
     """A completed run with `instances` instance rows spread over `images` images."""
     import numpy as np
-    from django.contrib.auth import get_user_model
 
-    from projects.models import Image, Label, Project, Task
+    from tests.run_builders import new_run
     from validation.analysis.evaluation import _INSTANCE_DTYPE, write_instances
-    from validation.models import DetectionModel, InferenceRun, Process
 
     rng = np.random.default_rng(seed)
-    user = get_user_model().objects.filter(username="bench").first()
-    if user is None:
-        user = get_user_model().objects.create_user("bench", password="bench-pass-123")
-    project = Project.objects.create(name=f"bench {seed}")
-    project.members.add(user)
     names = [f"defect-{i}" for i in range(labels)]
-    Label.objects.bulk_create(Label(project=project, name=n, order=i) for i, n in enumerate(names))
-    task = Task.objects.create(project=project, name="val", is_validation=True)
-    Image.objects.bulk_create(
-        Image(
-            task=task,
-            name=f"img_{i:05d}.jpg",
-            file=f"bench/img_{i:05d}.jpg",
-            width=640,
-            height=480,
-            checksum="0" * 64,
-        )
-        for i in range(images)
-    )
-    image_ids = np.array(Image.objects.filter(task=task).values_list("id", flat=True))
-    process = Process.objects.create(name=f"bench process {seed}")
-    model = DetectionModel.objects.create(
-        process=process,
-        name="bench",
-        file="models/b.pt2",
-        format="export",
-        label_names=names,
-        probe_status="passed",
-    )
+    project, _labels, image_ids = synthetic_project(f"bench {seed}", names, images, (640, 480))
+    model = bench_model(f"bench process {seed}", "bench", names)
     n = labels
     matrix = rng.integers(0, 50, size=(n + 1, n + 2))
-    run = InferenceRun.objects.create(
-        process=process,
-        model=model,
-        project=project,
-        created_by=user,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=640,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
+    scores = {"precision": 0.8, "recall": 0.7, "f1": 0.75}
+    run = new_run(
+        project,
+        model,
+        bench_user(),
         status="completed",
         images_total=images,
         images_done=images,
         labels=names,
         matrix=matrix.tolist(),
-        precision=0.8,
-        recall=0.7,
-        f1=0.75,
+        **scores,
         per_label={
-            name: {
-                "precision": 0.8,
-                "recall": 0.7,
-                "f1": 0.75,
-                "ap50": 0.6,
-                "ap50_95": 0.4,
-                "annotations": 100,
-                "predictions": 90,
-            }
+            name: {**scores, "ap50": 0.6, "ap50_95": 0.4, "annotations": 100, "predictions": 90}
             for name in names
         },
         timing={
@@ -110,7 +125,7 @@ def synthetic_run(images: int = 2000, instances: int = 100_000, labels: int = 10
     )
     rows = synthetic_instance_rows(rng, image_ids, instances, n)
     write_instances(run.pk, rows)
-    return run, user, rows, _INSTANCE_DTYPE
+    return run, run.created_by, rows, _INSTANCE_DTYPE
 
 
 def synthetic_instance_rows(rng, image_ids, count: int, n: int):

@@ -29,56 +29,54 @@ def main() -> None:
         copy.save()
         return copy
 
+    def in_one_transaction(write) -> float:
+        """Seconds `write()` takes, in one transaction."""
+        start = time.perf_counter()
+        with transaction.atomic():
+            write()
+        return time.perf_counter() - start
+
     def ours() -> float:
         """A run's first commit: its instances into an empty run."""
         target = fresh_run()
-        start = time.perf_counter()
-        with transaction.atomic():
-            write_instances(target.pk, rows)
-        return time.perf_counter() - start
+        return in_one_transaction(lambda: write_instances(target.pk, rows))
 
-    def ours_replace() -> float:
-        """Re-evaluation: the run's instances deleted and written again, in one transaction."""
-        start = time.perf_counter()
-        with transaction.atomic():
-            Instance.objects.filter(run=run).delete()
-            write_instances(run.pk, rows)
-        return time.perf_counter() - start
+    def replace() -> None:
+        """Re-evaluation: the run's instances deleted and written again."""
+        Instance.objects.filter(run=run).delete()
+        write_instances(run.pk, rows)
 
-    def orm() -> float:
-        start = time.perf_counter()
-        with transaction.atomic():
-            Instance.objects.filter(run=run).delete()
-            Instance.objects.bulk_create(
-                (
-                    Instance(
-                        run_id=run.pk,
-                        image_id=int(r["image_id"]),
-                        row=int(r["row"]),
-                        col=int(r["col"]),
-                        kind=int(r["kind"]),
-                        actual_label=None if r["actual_label"] < 0 else int(r["actual_label"]),
-                        prediction_index=int(r["prediction_index"]),
-                        score=float(r["score"]),
-                        iou=float(r["iou"]),
-                        px1=float(r["px1"]),
-                        py1=float(r["py1"]),
-                        px2=float(r["px2"]),
-                        py2=float(r["py2"]),
-                        gx1=float(r["gx1"]),
-                        gy1=float(r["gy1"]),
-                        gx2=float(r["gx2"]),
-                        gy2=float(r["gy2"]),
-                    )
-                    for r in rows
-                ),
-                batch_size=1000,
-            )
-        return time.perf_counter() - start
+    def orm_replace() -> None:
+        Instance.objects.filter(run=run).delete()
+        Instance.objects.bulk_create(
+            (
+                Instance(
+                    run_id=run.pk,
+                    image_id=int(r["image_id"]),
+                    row=int(r["row"]),
+                    col=int(r["col"]),
+                    kind=int(r["kind"]),
+                    actual_label=None if r["actual_label"] < 0 else int(r["actual_label"]),
+                    prediction_index=int(r["prediction_index"]),
+                    score=float(r["score"]),
+                    iou=float(r["iou"]),
+                    px1=float(r["px1"]),
+                    py1=float(r["py1"]),
+                    px2=float(r["px2"]),
+                    py2=float(r["py2"]),
+                    gx1=float(r["gx1"]),
+                    gy1=float(r["gy1"]),
+                    gx2=float(r["gx2"]),
+                    gy2=float(r["gy2"]),
+                )
+                for r in rows
+            ),
+            batch_size=1000,
+        )
 
     ours_times = [ours() for _ in range(REPEATS)]
-    replace_times = [ours_replace() for _ in range(REPEATS)]
-    orm_times = [orm() for _ in range(REPEATS)]
+    replace_times = [in_one_transaction(replace) for _ in range(REPEATS)]
+    orm_times = [in_one_transaction(orm_replace) for _ in range(REPEATS)]
     assert Instance.objects.filter(run=run).count() == COUNT
     a, b = statistics.median(ours_times), statistics.median(orm_times)
     c = statistics.median(replace_times)

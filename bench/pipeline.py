@@ -135,29 +135,17 @@ def end_to_end(spec, images, coco, args) -> dict:
             offsets=result.offsets,
         )
         n = len(spec.label_names)
+        gt = (gt_boxes, gt_labels, gt_offsets)
+        found = (result.boxes, result.labels, result.scores, result.offsets)
         ev = metrics_rs.evaluate(
-            gt_boxes,
-            gt_labels,
-            gt_offsets,
-            result.boxes,
-            result.labels,
-            result.scores,
-            result.offsets,
+            *gt,
+            *found,
             num_labels=n,
             label_thresholds=np.full(n, 0.25),
             iou_threshold=0.5,
             low_overlap_threshold=0.5,
         )
-        metrics_rs.coco_ap(
-            gt_boxes,
-            gt_labels,
-            gt_offsets,
-            result.boxes,
-            result.labels,
-            result.scores,
-            result.offsets,
-            num_labels=n,
-        )
+        metrics_rs.coco_ap(*gt, *found, num_labels=n)
     finally:
         if sampler:
             sampler.__exit__()

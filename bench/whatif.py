@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._portal import setup_django  # noqa: E402
+from bench._portal import bench_model, bench_user, setup_django, synthetic_project  # noqa: E402
 
 LABELS = 10
 PREDICTIONS_PER_IMAGE = 50
@@ -38,40 +38,17 @@ def machine() -> str:
 
 def build_run(images: int, seed: int = 0):
     """A completed run: images, annotations and a stored predictions file, evaluated once."""
-    from django.contrib.auth import get_user_model
+    from dataclasses import replace
+
     from django.db import transaction
 
-    from projects.models import Annotation, Image, Label, Project, Task
+    from projects.models import Annotation
+    from tests.run_builders import new_run, save_predictions
     from validation.analysis import evaluation, predictions
-    from validation.models import DetectionModel, InferenceRun, Process
 
     rng = np.random.default_rng(seed)
-    user = get_user_model().objects.create_user("bench", password="bench-pass-123")
-    project = Project.objects.create(name="what-if bench")
-    project.members.add(user)
     names = [f"缺陷-{i}" for i in range(LABELS)]
-    labels = Label.objects.bulk_create(
-        Label(project=project, name=n, order=i) for i, n in enumerate(names)
-    )
-    task = Task.objects.create(project=project, name="val", is_validation=True)
-    with transaction.atomic():
-        Image.objects.bulk_create(
-            (
-                Image(
-                    task=task,
-                    name=f"img_{i:05d}.jpg",
-                    file=f"bench/img_{i:05d}.jpg",
-                    width=1280,
-                    height=960,
-                    checksum="0" * 64,
-                )
-                for i in range(images)
-            ),
-            batch_size=5000,
-        )
-    image_ids = np.array(
-        Image.objects.filter(task=task).order_by("id").values_list("id", flat=True)
-    )
+    project, labels, image_ids = synthetic_project("what-if bench", names, images, (1280, 960))
 
     g = images * ANNOTATIONS_PER_IMAGE
     gx, gy = rng.uniform(0, 1100, g), rng.uniform(0, 800, g)
@@ -114,30 +91,9 @@ def build_run(images: int, seed: int = 0):
         near & (rng.random(m) < 0.85), gt_labels[source], rng.integers(0, LABELS, m)
     )
     scores = np.where(near, rng.beta(5, 2, m), rng.beta(1.2, 4, m)).clip(0.001, 1)
-    process = Process.objects.create(name="bench")
-    model = DetectionModel.objects.create(
-        process=process,
-        name="bench-model",
-        file="models/b.pt2",
-        format="export",
-        label_names=names,
-        probe_status="passed",
-    )
-    run = InferenceRun.objects.create(
-        process=process,
-        model=model,
-        project=project,
-        created_by=user,
-        base_confidence=0.25,
-        device="cpu",
-        batch_size=8,
-        image_size=1280,
-        iou_threshold=0.5,
-        low_overlap_threshold=0.5,
-        status="completed",
-        images_total=images,
-        images_done=images,
-    )
+    model = bench_model("bench", "bench-model", names)
+    fields = {"images_total": images, "images_done": images}
+    run = new_run(project, model, bench_user(), status="completed", image_size=1280, **fields)
     stored = predictions.StoredPredictions(
         image_ids=image_ids.astype(np.int64),
         offsets=np.arange(0, m + 1, PREDICTIONS_PER_IMAGE, dtype=np.int64),
@@ -146,29 +102,12 @@ def build_run(images: int, seed: int = 0):
         labels=pred_labels.astype(np.int32),
         skipped_ids=np.zeros(0, dtype=np.int64),
     )
-    run.predictions_file.name = predictions.save(run.pk, stored)
-    run.save(update_fields=["predictions_file"])
-    # The run's saved results (its instance rows are not needed by the what-if round trip).
+    save_predictions(run, stored)
+    # The run's saved results; its instance rows are not needed by the what-if round trip.
     result = evaluation.evaluate_stored_run(run)
-    InferenceRun.objects.filter(pk=run.pk).update(
-        labels=result.labels,
-        matrix=result.matrix.tolist(),
-        precision=result.overall["precision"],
-        recall=result.overall["recall"],
-        f1=result.overall["f1"],
-        per_label=result.per_label,
-        map50=result.map50,
-        map50_95=result.map50_95,
-        evaluated_at=time_now(),
-    )
+    evaluation.store_evaluation(run, replace(result, instances=result.instances[:0]))
     run.refresh_from_db()
-    return run, user, stored
-
-
-def time_now():
-    from django.utils import timezone
-
-    return timezone.now()
+    return run, run.created_by, stored
 
 
 def percentile(values: list[float], q: float) -> float:
