@@ -69,95 +69,52 @@ def make_project(members, name: str = "焊接项目", images: int = 3) -> Projec
     return project
 
 
+# Per image, the instances laid out by hand: (matrix row, column, kind, actual label, the
+# annotation it stands on, score, IoU, predicted box); column BG is n, LOC n + 1.
+BY_HAND = [
+    (0, 0, 0, 0, "scratch", 0.95, 0.93, (21, 21, 79, 71)),
+    (0, 1, 1, 1, "dent", 0.80, 1.0, (150, 100, 200, 160)),
+    (1, "BG", 4, None, None, 0.60, None, (100, 180, 140, 220)),
+    (2, "BG", 4, None, None, 0.55, None, (260, 180, 300, 220)),
+    (1, "LOC", 2, 3, "crack", 0.50, 0.3, (255, 35, 330, 90)),
+]
+
+
 def _store_by_hand(run: InferenceRun) -> None:
     """Instances laid out by hand for one image set; the matrix is counted from them."""
     labels = MODEL_LABELS + ["crack"]
     n = len(labels)
-    rows = []
-    for image in run.project.validation_images().order_by("id"):
+    column = {"BG": n, "LOC": n + 1}
+    matrix = np.zeros((n + 1, n + 2), dtype=np.int64)
+    images = run.project.validation_images().order_by("id")
+    for number, image in enumerate(images):
         ann = {
             a.label.name: a for a in Annotation.objects.filter(image=image).select_related("label")
         }
-        s, d, c = ann["scratch"], ann["dent"], ann["crack"]
-        rows += [
-            dict(
+        for index, (row, col, kind, actual, on, score, iou, box) in enumerate(BY_HAND):
+            col = column.get(col, col)
+            matrix[row, col] += 1
+            gt = ann[on] if on else None
+            Instance.objects.create(
+                run=run,
                 image=image,
-                row=0,
-                col=0,
-                kind=0,
-                actual_label=0,
-                annotation=s,
-                score=0.95,
-                iou=0.93,
-                box=(21, 21, 79, 71),
-                gt=(s.x1, s.y1, s.x2, s.y2),
-            ),
-            dict(
-                image=image,
-                row=0,
-                col=1,
-                kind=1,
-                actual_label=1,
-                annotation=d,
-                score=0.80,
-                iou=1.0,
-                box=(150, 100, 200, 160),
-                gt=(d.x1, d.y1, d.x2, d.y2),
-            ),
-            dict(
-                image=image,
-                row=1,
-                col=n,
-                kind=4,
-                actual_label=None,
-                annotation=None,
-                score=0.60,
-                iou=None,
-                box=(100, 180, 140, 220),
-                gt=None,
-            ),
-            dict(
-                image=image,
-                row=2,
-                col=n,
-                kind=4,
-                actual_label=None,
-                annotation=None,
-                score=0.55,
-                iou=None,
-                box=(260, 180, 300, 220),
-                gt=None,
-            ),
-            dict(
-                image=image,
-                row=1,
-                col=n + 1,
-                kind=2,
-                actual_label=3,
-                annotation=c,
-                score=0.50,
-                iou=0.3,
-                box=(255, 35, 330, 90),
-                gt=(c.x1, c.y1, c.x2, c.y2),
-            ),
-        ]
-    matrix = np.zeros((n + 1, n + 2), dtype=np.int64)
-    for index, r in enumerate(rows):
-        matrix[r["row"], r["col"]] += 1
-        box, gt = r.pop("box"), r.pop("gt")
-        Instance.objects.create(
-            run=run,
-            prediction_index=index,
-            px1=box[0],
-            py1=box[1],
-            px2=box[2],
-            py2=box[3],
-            gx1=gt[0] if gt else None,
-            gy1=gt[1] if gt else None,
-            gx2=gt[2] if gt else None,
-            gy2=gt[3] if gt else None,
-            **r,
-        )
+                prediction_index=number * len(BY_HAND) + index,
+                row=row,
+                col=col,
+                kind=kind,
+                actual_label=actual,
+                annotation=gt,
+                score=score,
+                iou=iou,
+                px1=box[0],
+                py1=box[1],
+                px2=box[2],
+                py2=box[3],
+                gx1=gt.x1 if gt else None,
+                gy1=gt.y1 if gt else None,
+                gx2=gt.x2 if gt else None,
+                gy2=gt.y2 if gt else None,
+            )
     gt_counts = np.array([0, 0, 0, 0])
     for a in Annotation.objects.filter(image__task__project=run.project):
         gt_counts[labels.index(a.label.name)] += 1
@@ -210,6 +167,19 @@ def make_completed_run(project: Project, model: DetectionModel, user, **fields) 
     _store_by_hand(run)
     run.refresh_from_db()
     return run
+
+
+def unmatched(run: InferenceRun, image: Image, kind: int, box=(1, 1, 9, 9), **fields) -> Instance:
+    """An unsaved instance of label 0 that matched nothing: a missed annotation (row "none",
+    column 0; `box` is the annotation's) or a prediction on background (row 0, column BG)."""
+    n = len(run.labels)
+    if kind == Instance.Kind.MISSED:
+        gt = dict(zip(("gx1", "gy1", "gx2", "gy2"), box, strict=True))
+        return Instance(
+            run=run, image=image, row=n, col=0, kind=kind, actual_label=0, **gt, **fields
+        )
+    found = dict(zip(("px1", "py1", "px2", "py2"), box, strict=True))
+    return Instance(run=run, image=image, row=0, col=n, kind=kind, **found, **fields)
 
 
 # Per image, (x1, y1, x2, y2, model label, score): a true positive scratch, a dent predicted as

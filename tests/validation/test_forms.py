@@ -24,13 +24,11 @@ from validation.forms.wizard import (
     validate_run_settings,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("no_redis"),
+]  # no live GPUs: any-gpu and cpu only
 LABELS = ["scratch", "dent", "划痕", "crack"]
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings) -> None:
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # no live GPUs: any-gpu and cpu only
 
 
 def step1(world, user=None, **changes) -> DatasetModelForm:

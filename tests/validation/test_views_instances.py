@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from projects.models import Image
 from tests.clients import HTMX
-from tests.validation.run_world import make_completed_run
+from tests.validation.run_world import make_completed_run, unmatched
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
@@ -27,19 +27,9 @@ def cell_url(run, row, col) -> str:
 def add_background_instances(run: InferenceRun, count: int) -> None:
     """Many false alarms of label 0, to page through."""
     image = run.project.validation_images().first()
-    n = len(run.labels)
     Instance.objects.bulk_create(
-        Instance(
-            run=run,
-            image=image,
-            row=0,
-            col=n,
-            kind=Instance.Kind.BACKGROUND,
-            score=0.5,
-            px1=10 + i % 50,
-            py1=10,
-            px2=40 + i % 50,
-            py2=40,
+        unmatched(
+            run, image, Instance.Kind.BACKGROUND, (10 + i % 50, 10, 40 + i % 50, 40), score=0.5
         )
         for i in range(count)
     )
@@ -79,30 +69,8 @@ def test_cell_kinds_are_named(member_client, run):
 def test_missed_and_duplicate_instances_are_named(member_client, run):
     n = len(run.labels)
     image = run.project.validation_images().first()
-    Instance.objects.create(
-        run=run,
-        image=image,
-        row=n,
-        col=0,
-        kind=Instance.Kind.MISSED,
-        actual_label=0,
-        gx1=1,
-        gy1=1,
-        gx2=9,
-        gy2=9,
-    )
-    Instance.objects.create(
-        run=run,
-        image=image,
-        row=0,
-        col=n,
-        kind=Instance.Kind.DUPLICATE,
-        score=0.4,
-        px1=1,
-        py1=1,
-        px2=9,
-        py2=9,
-    )
+    unmatched(run, image, Instance.Kind.MISSED).save()
+    unmatched(run, image, Instance.Kind.DUPLICATE, score=0.4).save()
     assert "missed" in member_client.get(cell_url(run, n, 0), **HTMX).content.decode()
     assert "duplicate" in member_client.get(cell_url(run, 0, n), **HTMX).content.decode()
 

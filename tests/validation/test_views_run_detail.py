@@ -16,12 +16,7 @@ from tests.validation.run_world import (
 from validation.models import InferenceRun
 from validation.runs import start as runs
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings) -> None:
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_redis")]
 
 
 @pytest.fixture

@@ -16,15 +16,7 @@ from validation.analysis import evaluation, whatif
 from validation.analysis.evaluation import Thresholds
 from validation.models import InferenceRun, Instance
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh(settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    whatif.clear_cache()
-    yield
-    whatif.clear_cache()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_redis", "fresh_whatif_cache")]
 
 
 @pytest.fixture

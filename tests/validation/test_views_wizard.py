@@ -12,8 +12,7 @@ from tests.validation.device_world import publish_device
 from validation.models import InferenceRun
 from validation.views import wizard_state
 
-pytestmark = pytest.mark.django_db
-NO_REDIS = "redis://127.0.0.1:1/0"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_redis")]
 LEGACY = {n: reverse(f"validation:wizard-step{n}") for n in (1, 2, 3)}  # id-less: the newest
 
 
@@ -23,11 +22,6 @@ def start_wizard(client) -> dict[int, str]:
     assert response.status_code == 302
     wizard = response.url.split("/")[-4]
     return {n: reverse(f"validation:wizard-step{n}", args=[wizard]) for n in (1, 2, 3)}
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings) -> None:
-    settings.REDIS_URL = NO_REDIS
 
 
 @pytest.fixture

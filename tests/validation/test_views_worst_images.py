@@ -10,7 +10,7 @@ from django.urls import reverse
 from projects.models import Image
 from tests.clients import HTMX
 from tests.validation.compare_world import B_PREDICTIONS, evaluated_run, model_b
-from tests.validation.run_world import add_image
+from tests.validation.run_world import add_image, unmatched
 from validation.models import InferenceRun, Instance
 
 pytestmark = pytest.mark.django_db
@@ -85,22 +85,9 @@ def test_an_unknown_label_gets_a_message_next_to_the_field(member_client, run):
 
 def test_gallery_is_paged(member_client, world, run, settings):
     task = world.project.tasks.get(is_validation=True)
-    n = len(run.labels)
     extra = [add_image(task, f"extra_{i:02d}.png", width=40, height=30, seed=i) for i in range(50)]
     Instance.objects.bulk_create(
-        Instance(
-            run=run,
-            image=image,
-            row=0,
-            col=n,
-            kind=Instance.Kind.BACKGROUND,
-            score=0.5,
-            px1=1,
-            py1=1,
-            px2=9,
-            py2=9,
-        )
-        for image in extra
+        unmatched(run, image, Instance.Kind.BACKGROUND, score=0.5) for image in extra
     )
     html = member_client.get(url(run, "?kind=false_alarm")).content.decode()
     assert len(gallery_names(html)) == 48 and "Page 1 of 2" in html
@@ -113,23 +100,8 @@ def test_queries_do_not_grow_with_the_images(
     member_client, world, run, django_assert_max_num_queries
 ):
     task = world.project.tasks.get(is_validation=True)
-    n = len(run.labels)
     extra = [add_image(task, f"more_{i:02d}.png", width=40, height=30, seed=i) for i in range(30)]
-    Instance.objects.bulk_create(
-        Instance(
-            run=run,
-            image=image,
-            row=n,
-            col=0,
-            kind=Instance.Kind.MISSED,
-            actual_label=0,
-            gx1=1,
-            gy1=1,
-            gx2=9,
-            gy2=9,
-        )
-        for image in extra
-    )
+    Instance.objects.bulk_create(unmatched(run, image, Instance.Kind.MISSED) for image in extra)
     with django_assert_max_num_queries(5):  # session, user, run, count, one page
         response = member_client.get(url(run))
     assert len(gallery_names(response.content.decode())) == 33

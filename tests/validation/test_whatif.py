@@ -20,14 +20,7 @@ from validation.analysis.evaluation import Thresholds
 from validation.forms.whatif import WhatIfForm
 from validation.models import InferenceRun, Instance
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    whatif.clear_cache()
-    yield
-    whatif.clear_cache()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_whatif_cache")]
 
 
 @pytest.fixture
@@ -293,11 +286,9 @@ def test_whatif_keeping_nothing_over_annotated_images_has_f1_zero(known):
     assert [result.per_label[n]["f1"] for n in ("scratch", "dent", "crack")] == [0.0] * 3
 
 
-def test_whatif_response_shows_f1_zero_as_a_number(client, world, known, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    client.force_login(world.member)
+def test_whatif_response_shows_f1_zero_as_a_number(member_client, known, no_redis):
     current = "http://testserver" + known.get_absolute_url() + "?open=metrics,categories"
-    response = client.get(
+    response = member_client.get(
         reverse("validation:run-whatif", args=[known.pk]),
         {"wi_base": "0.95", "wi_iou": "0.3", "wi_low": "0.5"},
         **HTMX,
