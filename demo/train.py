@@ -46,16 +46,7 @@ def train(
     model.to(device)
     model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
-    warmup = min(200, iters // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda it: (
-            (it + 1) / warmup
-            if it < warmup
-            else 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, iters - warmup))) * 0.98
-            + 0.02
-        ),
-    )
+    sched = _warm_cosine(opt, iters)
     n, size = len(data.boxes), data.pixels.shape[-1]
     crop = crop or size
     order, pos, start = rng.permutation(n), 0, time.perf_counter()
@@ -71,30 +62,51 @@ def train(
             rng,
             crop,
         )
-        x = normalize(pixels).to(device).contiguous(memory_format=torch.channels_last)
-        logits, dist = model.raw(x)
-        heat, target, weight = (
-            t.to(device)
-            for t in build_targets(boxes, labels, model.num_classes, crop // STRIDE, crop // STRIDE)
-        )
-        loss_heat = focal_loss(logits, heat)
-        loss_box = giou_loss(dist, target, weight)
-        loss = loss_heat + 5.0 * loss_box
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
+        loss_heat, loss_box = _step(model, opt, (pixels, boxes, labels), device, crop)
         sched.step()
         if it % 100 == 0 or it == iters - 1:
             elapsed = time.perf_counter() - start
             print(
-                f"iter {it:5d}/{iters}  heat {loss_heat.item():.3f}  box {loss_box.item():.3f}"
+                f"iter {it:5d}/{iters}  heat {loss_heat:.3f}  box {loss_box:.3f}"
                 f"  lr {sched.get_last_lr()[0]:.2e}  {elapsed:.0f}s",
                 flush=True,
             )
     model.eval()
     model.to("cpu")
     model.to(memory_format=torch.contiguous_format)
+
+
+def _warm_cosine(opt: torch.optim.Optimizer, iters: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over a tenth of the iterations (200 at most), then cosine decay to 2 %."""
+    warmup = min(200, iters // 10)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda it: (
+            (it + 1) / warmup
+            if it < warmup
+            else 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, iters - warmup))) * 0.98
+            + 0.02
+        ),
+    )
+
+
+def _step(model: DemoDetector, opt, batch, device: str, crop: int) -> tuple[float, float]:
+    """One optimiser step on an augmented batch; the heat-map and box losses."""
+    pixels, boxes, labels = batch
+    x = normalize(pixels).to(device).contiguous(memory_format=torch.channels_last)
+    logits, dist = model.raw(x)
+    heat, target, weight = (
+        t.to(device)
+        for t in build_targets(boxes, labels, model.num_classes, crop // STRIDE, crop // STRIDE)
+    )
+    loss_heat = focal_loss(logits, heat)
+    loss_box = giou_loss(dist, target, weight)
+    loss = loss_heat + 5.0 * loss_box
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+    opt.step()
+    return loss_heat.item(), loss_box.item()
 
 
 @torch.no_grad()
