@@ -6,16 +6,7 @@ from pathlib import Path
 
 import engine_models as em
 import pytest
-
-ROWS = [
-    [10.0, 10.0, 20.0, 20.0, 0.9, 0.0],
-    [11.0, 10.0, 20.0, 20.0, 0.0005, 1.0],
-    [12.0, 10.0, 20.0, 20.0, 0.5, 1.0],
-    [13.0, 10.0, 20.0, 20.0, 0.5, 0.0],
-    [14.0, 10.0, 20.0, 20.0, 0.3, 1.0],
-    [15.0, 10.0, 20.0, 20.0, 0.5, 1.0],
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-]
+from engine_models import ROWS
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,18 @@ class BrightBoxYolo(nn.Module):
         return head, x[:, :1, :2, :2]
 
 
+# The rows FixedRows emits in the engine tests, each (x1, y1, x2, y2, score, class).
+ROWS = [
+    [10.0, 10.0, 20.0, 20.0, 0.9, 0.0],
+    [11.0, 10.0, 20.0, 20.0, 0.0005, 1.0],
+    [12.0, 10.0, 20.0, 20.0, 0.5, 1.0],
+    [13.0, 10.0, 20.0, 20.0, 0.5, 0.0],
+    [14.0, 10.0, 20.0, 20.0, 0.3, 1.0],
+    [15.0, 10.0, 20.0, 20.0, 0.5, 1.0],
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+]
+
+
 class FixedRows(nn.Module):
     """Always the same N×6 rows per image (for floor, cap and order tests)."""
 

@@ -6,7 +6,7 @@ import engine_models as em
 import numpy as np
 import pytest
 import torch
-from conftest import ROWS
+from engine_models import ROWS
 from PIL import Image
 
 from validation.engine import (

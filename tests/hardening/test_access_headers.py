@@ -275,9 +275,8 @@ def test_a_superuser_still_manages_users_and_groups(client, staff, django_user_m
     assert response.status_code == 302 and group.permissions.count() == 1
 
 
-def test_non_staff_users_cannot_reach_admin_or_the_rq_dashboard(client, owner):
-    client.force_login(owner)
+def test_non_staff_users_cannot_reach_admin_or_the_rq_dashboard(owner_client):
     for url in ("/admin/", "/django-rq/", "/admin/django_rq/dashboard/", "/admin/auth/user/"):
-        response = client.get(url)
+        response = owner_client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith("/admin/login/"), url

@@ -13,6 +13,7 @@ from django.urls import clear_url_caches, reverse
 
 import config.urls
 from tests.hardening.access_world import AccessWorld, whatif_crop_token
+from tests.validation.export_world import DOWNLOADS
 
 pytestmark = pytest.mark.django_db
 
@@ -39,14 +40,8 @@ def _file_views(access: AccessWorld) -> dict[str, str]:
         "instance-crop": reverse("validation:instance-crop", args=[run.pk, instance.pk]),
         "whatif-crop": reverse("validation:run-whatif-crop", args=[run.pk, token]),
     }
-    for name in (
-        "export-matrix-csv",
-        "export-per-label-csv",
-        "export-instances-csv",
-        "export-predictions-json",
-        "export-run-json",
-    ):
-        views[name] = reverse(f"validation:{name}", args=[run.pk])
+    for name, _type, _file in DOWNLOADS:
+        views[name.removeprefix("validation:")] = reverse(name, args=[run.pk])
     return views
 
 

@@ -21,12 +21,11 @@ def _raw_markup(body: str) -> list[str]:
     return [fragment for fragment in RAW if fragment in body]
 
 
-def test_every_page_shows_the_names_as_text(client, owner, xss):
-    client.force_login(owner)
+def test_every_page_shows_the_names_as_text(owner_client, xss):
     problems = []
     for what, url in pages(xss).items():
         for headers in ({}, HTMX):
-            response = client.get(url, follow=not headers, **headers)
+            response = owner_client.get(url, follow=not headers, **headers)
             body = response.content.decode()
             if response.status_code != 200:
                 problems.append(f"{what} {url} {headers}: {response.status_code}")
@@ -39,24 +38,21 @@ def test_every_page_shows_the_names_as_text(client, owner, xss):
     "what",
     ["project", "task", "run (matrix)", "run with a cell open", "compare", "worst images"],
 )
-def test_the_names_appear_escaped(client, owner, xss, what):
-    client.force_login(owner)
-    body = client.get(pages(xss)[what]).content.decode()
+def test_the_names_appear_escaped(owner_client, xss, what):
+    body = owner_client.get(pages(xss)[what]).content.decode()
     assert any(text in body for text in ESCAPED), what
 
 
-def test_the_editor_passes_names_as_json_that_cannot_close_its_script(client, owner, xss):
-    client.force_login(owner)
-    body = client.get(pages(xss)["editor"]).content.decode()
+def test_the_editor_passes_names_as_json_that_cannot_close_its_script(owner_client, xss):
+    body = owner_client.get(pages(xss)["editor"]).content.decode()
     assert "\\u003Cimg src=x onerror=alert(1)\\u003E" in body
     assert _raw_markup(body) == []
 
 
-def test_the_wizard_lists_the_labels_as_text(client, owner, xss):
-    client.force_login(owner)
+def test_the_wizard_lists_the_labels_as_text(owner_client, xss):
     step1 = {"process": xss.model.process_id, "model": xss.model.pk, "project": xss.project.pk}
-    assert client.post(reverse("validation:wizard-step1"), step1).status_code == 302
-    step2 = client.post(
+    assert owner_client.post(reverse("validation:wizard-step1"), step1).status_code == 302
+    step2 = owner_client.post(
         reverse("validation:wizard-step2"),
         {"base_confidence": "0.3", "tab": "builder", "add": "1", "lc_label": "", "lc_value": ""},
     )

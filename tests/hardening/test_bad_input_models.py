@@ -120,11 +120,10 @@ def test_every_model_file_is_refused_at_upload_or_by_the_probe_with_its_reason(
 
 
 def test_a_model_that_breaks_on_real_images_fails_its_run_with_the_reason(
-    client, owner, process, tmp_path, settings, validation_project
+    owner_client, owner, process, tmp_path, settings, validation_project
 ):
-    client.force_login(owner)
     case = next(c for c in model_cases() if c.stage == "run")
-    outcome = _upload(client, process, case, tmp_path, Path(settings.MEDIA_ROOT))
+    outcome = _upload(owner_client, process, case, tmp_path, Path(settings.MEDIA_ROOT))
     assert outcome.clean, str(outcome)
     model = DetectionModel.objects.get(name=case.name)
     model.label_names = ["划痕", "dent", "stain"]
@@ -140,7 +139,7 @@ def test_a_model_that_breaks_on_real_images_fails_its_run_with_the_reason(
     finally:
         guard.close()
     run.refresh_from_db()
-    page = client.get(reverse("validation:run-detail", args=[run.pk]))
+    page = owner_client.get(reverse("validation:run-detail", args=[run.pk]))
     run_outcome.refused = True
     run_outcome.reason = run.error_message
     run_outcome.located = case.where in run.error_message and run.error_message in page.text

@@ -6,13 +6,13 @@ import io
 import json
 
 import pytest
-from conftest import zip_folder
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from pycocotools.coco import COCO
 
 from projects.datasets import export_coco, import_dataset
 from projects.models import Annotation, Image, Project, Task
+from tests.projects.datasets import zip_folder
 
 pytestmark = pytest.mark.django_db
 

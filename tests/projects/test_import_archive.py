@@ -10,11 +10,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import messages_at, zip_folder
 
 from projects.datasets import ImportReport, import_dataset
 from projects.datasets.archive import extract_zip
 from projects.models import Image
+from tests.projects.datasets import messages_at, zip_folder
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import coco_data, make_image, media_files, messages_at, zip_folder
 from django.db import DatabaseError
 
 from projects.datasets import import_dataset
 from projects.models import Annotation, Image, Label, Task
+from tests.projects.datasets import coco_data, make_image, media_files, messages_at, zip_folder
 
 pytestmark = pytest.mark.django_db
 

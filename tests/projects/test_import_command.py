@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import coco_data, zip_folder
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 
 from projects.models import Image, Project, Task
+from tests.projects.datasets import coco_data, zip_folder
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,11 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import coco_data, make_image, messages_at
 from PIL import Image as PILImage
 
 from projects.datasets import import_dataset
 from projects.models import Image
+from tests.projects.datasets import coco_data, make_image, messages_at
 
 pytestmark = pytest.mark.django_db
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import coco_data, messages_at, zip_folder
 from django.db.models.signals import pre_save
 
 from projects.datasets import import_dataset
 from projects.models import Annotation, Label, Task
+from tests.projects.datasets import coco_data, messages_at, zip_folder
 
 pytestmark = pytest.mark.django_db
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_image, messages_at, zip_folder
 
 from projects.datasets import import_dataset
 from projects.datasets.names import NamesError, parse_yaml_names
 from projects.models import Annotation, Image
+from tests.projects.datasets import make_image, messages_at, zip_folder
 
 pytestmark = pytest.mark.django_db
 

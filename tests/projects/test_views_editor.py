@@ -34,10 +34,8 @@ def post_json(client, url: str, payload) -> object:
 # ---- the editor page ---------------------------------------------------------------------
 
 
-def test_the_editor_shows_the_image_its_boxes_and_the_project_labels(client, member, world):
-    client.force_login(member)
-
-    response = client.get(editor_url(world.image))
+def test_the_editor_shows_the_image_its_boxes_and_the_project_labels(member_client, world):
+    response = member_client.get(editor_url(world.image))
 
     assert response.status_code == 200
     config = config_of(response)
@@ -56,10 +54,8 @@ def test_the_editor_shows_the_image_its_boxes_and_the_project_labels(client, mem
     assert response.context["next_id"] == world.second_image.pk
 
 
-def test_a_run_adds_its_predictions_url_and_a_link_back(client, member, world):
-    client.force_login(member)
-
-    response = client.get(editor_url(world.image), {"run": "12"})
+def test_a_run_adds_its_predictions_url_and_a_link_back(member_client, world):
+    response = member_client.get(editor_url(world.image), {"run": "12"})
 
     run = config_of(response)["run"]
     assert run["id"] == 12
@@ -71,19 +67,15 @@ def test_a_run_adds_its_predictions_url_and_a_link_back(client, member, world):
 
 
 @pytest.mark.parametrize("run", ["abc", "-1", "0", "1e3", "１２", "9" * 40])
-def test_a_run_that_is_not_a_positive_int_is_ignored(client, member, world, run):
-    client.force_login(member)
-
-    response = client.get(editor_url(world.image), {"run": run})
+def test_a_run_that_is_not_a_positive_int_is_ignored(member_client, world, run):
+    response = member_client.get(editor_url(world.image), {"run": run})
 
     assert response.status_code == 200
     assert config_of(response)["run"] is None
 
 
-def test_htmx_gets_the_editor_fragment(client, member, world):
-    client.force_login(member)
-
-    response = client.get(editor_url(world.image), **HTMX)
+def test_htmx_gets_the_editor_fragment(member_client, world):
+    response = member_client.get(editor_url(world.image), **HTMX)
 
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="image-editor"')
@@ -91,10 +83,8 @@ def test_htmx_gets_the_editor_fragment(client, member, world):
     assert 'id="editor-config"' in body
 
 
-def test_an_outsider_cannot_open_the_editor(client, outsider, world):
-    client.force_login(outsider)
-
-    assert client.get(editor_url(world.image)).status_code == 404
+def test_an_outsider_cannot_open_the_editor(outsider_client, world):
+    assert outsider_client.get(editor_url(world.image)).status_code == 404
 
 
 def test_anonymous_is_sent_to_login(client, world):
@@ -104,23 +94,20 @@ def test_anonymous_is_sent_to_login(client, world):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_post_to_the_editor_page_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.post(editor_url(world.image)).status_code == 405
+def test_post_to_the_editor_page_is_not_allowed(member_client, world):
+    assert member_client.post(editor_url(world.image)).status_code == 405
 
 
 # ---- saving ---------------------------------------------------------------------------------
 
 
-def test_saving_returns_the_saved_state(client, member, world):
-    client.force_login(member)
+def test_saving_returns_the_saved_state(member_client, member, world):
     boxes = boxes_of(world.image)
     boxes[0]["label"] = world.labels["污渍"].pk
     boxes[1].update(x1=110, x2=160)
     boxes.append({"id": None, "label": world.labels["划痕"].pk, "x1": 0, "y1": 0, "x2": 5, "y2": 5})
 
-    response = post_json(client, save_url(world.image), edit(world.image, boxes))
+    response = post_json(member_client, save_url(world.image), edit(world.image, boxes))
 
     assert response.status_code == 200
     data = response.json()
@@ -131,14 +118,13 @@ def test_saving_returns_the_saved_state(client, member, world):
     assert boxes_of(world.image)[1]["x2"] == 160
 
 
-def test_an_invalid_box_gives_422_with_located_errors_and_changes_nothing(client, member, world):
-    client.force_login(member)
+def test_an_invalid_box_gives_422_with_located_errors_and_changes_nothing(member_client, world):
     before = boxes_of(world.image)
     boxes = boxes_of(world.image)
     boxes[0]["x1"] = 5
     boxes[1]["label"] = world.other_label.pk
 
-    response = post_json(client, save_url(world.image), edit(world.image, boxes))
+    response = post_json(member_client, save_url(world.image), edit(world.image, boxes))
 
     assert response.status_code == 422
     errors = response.json()["errors"]
@@ -147,11 +133,10 @@ def test_an_invalid_box_gives_422_with_located_errors_and_changes_nothing(client
     assert boxes_of(world.image) == before
 
 
-def test_a_body_that_is_not_json_is_refused(client, member, world):
-    client.force_login(member)
+def test_a_body_that_is_not_json_is_refused(member_client, world):
     before = boxes_of(world.image)
 
-    response = client.post(save_url(world.image), "{boxes:", content_type="application/json")
+    response = member_client.post(save_url(world.image), "{boxes:", content_type="application/json")
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "body"
@@ -179,11 +164,10 @@ def test_saving_needs_the_csrf_token(member, world):
     assert boxes_of(world.image) == []
 
 
-def test_an_outsider_cannot_save(client, outsider, world):
-    client.force_login(outsider)
+def test_an_outsider_cannot_save(outsider_client, world):
     before = boxes_of(world.image)
 
-    response = post_json(client, save_url(world.image), edit(world.image, []))
+    response = post_json(outsider_client, save_url(world.image), edit(world.image, []))
 
     assert response.status_code == 404
     assert boxes_of(world.image) == before
@@ -198,19 +182,15 @@ def test_anonymous_cannot_save(client, world):
     assert boxes_of(world.image) == before
 
 
-def test_get_on_the_save_url_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.get(save_url(world.image)).status_code == 405
+def test_get_on_the_save_url_is_not_allowed(member_client, world):
+    assert member_client.get(save_url(world.image)).status_code == 405
 
 
 # ---- two users at once ----------------------------------------------------------------------
 
 
-def test_the_editor_page_carries_the_image_version(client, member, world):
-    client.force_login(member)
-
-    response = client.get(editor_url(world.image))
+def test_the_editor_page_carries_the_image_version(member_client, world):
+    response = member_client.get(editor_url(world.image))
 
     assert config_of(response)["image"]["version"] == Image.objects.get(pk=world.image.pk).version
     assert 'data-action="reload"' in response.content.decode()
@@ -238,26 +218,26 @@ def test_a_stale_save_gets_409_with_a_message_and_saves_nothing(client, member, 
     assert boxes_of(world.image) == after_first
 
 
-def test_a_save_answers_the_new_version_for_the_next_save(client, member, world):
-    client.force_login(member)
-    first = post_json(client, save_url(world.image), edit(world.image, boxes_of(world.image)))
+def test_a_save_answers_the_new_version_for_the_next_save(member_client, world):
+    first = post_json(
+        member_client, save_url(world.image), edit(world.image, boxes_of(world.image))
+    )
     boxes = boxes_of(world.image)
     boxes[0].update(x2=70)
 
     second = post_json(
-        client, save_url(world.image), {"version": first.json()["version"], "boxes": boxes}
+        member_client, save_url(world.image), {"version": first.json()["version"], "boxes": boxes}
     )
 
     assert second.status_code == 200
     assert second.json()["version"] == first.json()["version"] + 1
 
 
-def test_a_tiny_box_gives_422_next_to_the_box(client, member, world):
-    client.force_login(member)
+def test_a_tiny_box_gives_422_next_to_the_box(member_client, world):
     before = boxes_of(world.image)
     box = {"id": None, "label": world.labels["划痕"].pk, "x1": 5, "y1": 5, "x2": 5 + 1e-7, "y2": 9}
 
-    response = post_json(client, save_url(world.image), edit(world.image, [*before, box]))
+    response = post_json(member_client, save_url(world.image), edit(world.image, [*before, box]))
 
     assert response.status_code == 422
     assert response.json()["errors"] == [

@@ -29,10 +29,8 @@ def body_of(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
-def test_a_member_gets_the_original_bytes_with_a_sniffed_type(client, member, world):
-    client.force_login(member)
-
-    response = client.get(file_url(world.image))
+def test_a_member_gets_the_original_bytes_with_a_sniffed_type(member_client, world):
+    response = member_client.get(file_url(world.image))
 
     assert response.status_code == 200
     assert body_of(response) == Path(world.image.file.path).read_bytes()
@@ -78,10 +76,8 @@ def test_a_missing_file_is_404_not_500(client, member, world):
 
 
 @pytest.mark.parametrize("url", [file_url, thumb_url])
-def test_an_outsider_gets_404(client, outsider, world, url):
-    client.force_login(outsider)
-
-    assert client.get(url(world.image)).status_code == 404
+def test_an_outsider_gets_404(outsider_client, world, url):
+    assert outsider_client.get(url(world.image)).status_code == 404
 
 
 @pytest.mark.parametrize("url", [file_url, thumb_url])
@@ -93,10 +89,8 @@ def test_anonymous_is_sent_to_login(client, world, url):
 
 
 @pytest.mark.parametrize("url", [file_url, thumb_url])
-def test_post_is_not_allowed(client, member, world, url):
-    client.force_login(member)
-
-    assert client.post(url(world.image)).status_code == 405
+def test_post_is_not_allowed(member_client, world, url):
+    assert member_client.post(url(world.image)).status_code == 405
 
 
 def test_the_thumbnail_is_a_small_jpeg_cached_under_thumbs(client, member, world, settings):
@@ -116,13 +110,12 @@ def test_the_thumbnail_is_a_small_jpeg_cached_under_thumbs(client, member, world
     assert len(cached) == 1
 
 
-def test_the_cached_thumbnail_is_served_without_decoding_again(client, member, world, settings):
-    client.force_login(member)
-    client.get(thumb_url(world.image))
+def test_the_cached_thumbnail_is_served_without_decoding_again(member_client, world, settings):
+    member_client.get(thumb_url(world.image))
     [cached] = (Path(settings.MEDIA_ROOT) / "thumbs").rglob("*.jpg")
     cached.write_bytes(b"\xff\xd8\xff cached marker")
 
-    response = client.get(thumb_url(world.image))
+    response = member_client.get(thumb_url(world.image))
 
     assert body_of(response) == b"\xff\xd8\xff cached marker"
 

@@ -20,10 +20,8 @@ def url(project) -> str:
     return reverse("projects:project-detail", args=[project.pk])
 
 
-def test_a_member_sees_labels_tasks_and_the_upload_form(client, member, world):
-    client.force_login(member)
-
-    response = client.get(url(world.project))
+def test_a_member_sees_labels_tasks_and_the_upload_form(member_client, world):
+    response = member_client.get(url(world.project))
 
     assert response.status_code == 200
     labels = {label.name: label.annotation_count for label in response.context["labels"]}
@@ -49,32 +47,27 @@ def test_the_page_is_in_chinese_for_chinese_users(client, member, world):
     assert '<html lang="zh-hans">' in response.content.decode()
 
 
-def test_the_number_of_queries_does_not_grow_with_tasks(client, member, world):
-    client.force_login(member)
-    client.get(url(world.project))
+def test_the_number_of_queries_does_not_grow_with_tasks(member_client, world):
+    member_client.get(url(world.project))
     with CaptureQueriesContext(connection) as few:
-        client.get(url(world.project))
+        member_client.get(url(world.project))
     for i in range(5):
         task = Task.objects.create(project=world.project, name=f"more {i}")
         image = add_image(task, f"m{i}.png", (10, 10))
         Annotation.objects.create(image=image, label=world.labels["污渍"], x1=1, y1=1, x2=2, y2=2)
     with CaptureQueriesContext(connection) as many:
-        response = client.get(url(world.project))
+        response = member_client.get(url(world.project))
 
     assert len(response.context["tasks"]) == 7
     assert len(many) == len(few)
 
 
-def test_an_outsider_gets_404(client, outsider, world):
-    client.force_login(outsider)
-
-    assert client.get(url(world.project)).status_code == 404
+def test_an_outsider_gets_404(outsider_client, world):
+    assert outsider_client.get(url(world.project)).status_code == 404
 
 
-def test_staff_may_see_any_project(client, staff, world):
-    client.force_login(staff)
-
-    assert client.get(url(world.project)).status_code == 200
+def test_staff_may_see_any_project(staff_client, world):
+    assert staff_client.get(url(world.project)).status_code == 200
 
 
 def test_anonymous_is_sent_to_login(client, world):
@@ -84,16 +77,12 @@ def test_anonymous_is_sent_to_login(client, world):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_post_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.post(url(world.project)).status_code == 405
+def test_post_is_not_allowed(member_client, world):
+    assert member_client.post(url(world.project)).status_code == 405
 
 
-def test_htmx_gets_the_task_table_fragment(client, member, world):
-    client.force_login(member)
-
-    response = client.get(url(world.project), **HTMX)
+def test_htmx_gets_the_task_table_fragment(member_client, world):
+    response = member_client.get(url(world.project), **HTMX)
 
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="project-tasks"')

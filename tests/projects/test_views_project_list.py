@@ -19,10 +19,8 @@ def row_of(project) -> str:
     return reverse("projects:project-detail", args=[project.pk])
 
 
-def test_a_member_sees_their_projects_with_counts(client, member, world):
-    client.force_login(member)
-
-    response = client.get(URL)
+def test_a_member_sees_their_projects_with_counts(member_client, world):
+    response = member_client.get(URL)
 
     assert response.status_code == 200
     projects = list(response.context["projects"])
@@ -34,18 +32,14 @@ def test_a_member_sees_their_projects_with_counts(client, member, world):
     assert row_of(world.other) not in response.content.decode()
 
 
-def test_staff_see_every_project(client, staff, world):
-    client.force_login(staff)
-
-    response = client.get(URL)
+def test_staff_see_every_project(staff_client, world):
+    response = staff_client.get(URL)
 
     assert set(response.context["projects"]) == {world.project, world.other}
 
 
-def test_an_outsider_sees_only_their_own_project(client, outsider, world):
-    client.force_login(outsider)
-
-    response = client.get(URL)
+def test_an_outsider_sees_only_their_own_project(outsider_client, world):
+    response = outsider_client.get(URL)
 
     assert list(response.context["projects"]) == [world.other]
 
@@ -59,16 +53,15 @@ def test_a_user_without_projects_is_told_so(client, django_user_model, world):
     assert "not a member of any project" in response.content.decode()
 
 
-def test_the_number_of_queries_does_not_grow_with_projects(client, staff, world):
-    client.force_login(staff)
-    client.get(URL)  # warm the session and caches
+def test_the_number_of_queries_does_not_grow_with_projects(staff_client, world):
+    staff_client.get(URL)  # warm the session and caches
     with CaptureQueriesContext(connection) as few:
-        client.get(URL)
+        staff_client.get(URL)
     for i in range(4):
         project = Project.objects.create(name=f"extra {i}")
         add_image(Task.objects.create(project=project, name="t"), f"x{i}.png", (8, 8))
     with CaptureQueriesContext(connection) as many:
-        response = client.get(URL)
+        response = staff_client.get(URL)
 
     assert len(response.context["projects"]) == 6
     assert len(many) == len(few)
@@ -81,16 +74,12 @@ def test_anonymous_is_sent_to_login(client, world):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_post_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.post(URL).status_code == 405
+def test_post_is_not_allowed(member_client, world):
+    assert member_client.post(URL).status_code == 405
 
 
-def test_htmx_filter_returns_the_table_fragment(client, staff, world):
-    client.force_login(staff)
-
-    response = client.get(URL, {"q": "other"}, **HTMX)
+def test_htmx_filter_returns_the_table_fragment(staff_client, world):
+    response = staff_client.get(URL, {"q": "other"}, **HTMX)
 
     body = response.content.decode()
     assert response.status_code == 200
@@ -100,10 +89,8 @@ def test_htmx_filter_returns_the_table_fragment(client, staff, world):
     assert row_of(world.project) not in body
 
 
-def test_a_filter_without_match_says_so(client, member, world):
-    client.force_login(member)
-
-    response = client.get(URL, {"q": "zzz"}, **HTMX)
+def test_a_filter_without_match_says_so(member_client, world):
+    response = member_client.get(URL, {"q": "zzz"}, **HTMX)
 
     assert response.status_code == 200
     assert "No project matches “zzz”." in response.content.decode()

@@ -20,10 +20,8 @@ def toggle_url(task) -> str:
     return reverse("projects:task-validation", args=[task.pk])
 
 
-def test_a_member_sees_the_task_its_flag_and_its_images(client, member, world):
-    client.force_login(member)
-
-    response = client.get(url(world.validation_task))
+def test_a_member_sees_the_task_its_flag_and_its_images(member_client, world):
+    response = member_client.get(url(world.validation_task))
 
     assert response.status_code == 200
     body = response.content.decode()
@@ -87,19 +85,15 @@ def test_htmx_paging_returns_the_gallery_fragment(client, member, world):
     assert "img-050.png" in body and "img-000.png" not in body
 
 
-def test_a_page_out_of_range_shows_the_last_page(client, member, world):
-    client.force_login(member)
-
-    response = client.get(url(world.validation_task), {"page": "999"})
+def test_a_page_out_of_range_shows_the_last_page(member_client, world):
+    response = member_client.get(url(world.validation_task), {"page": "999"})
 
     assert response.status_code == 200
     assert response.context["page"].number == 1
 
 
-def test_an_outsider_gets_404(client, outsider, world):
-    client.force_login(outsider)
-
-    assert client.get(url(world.validation_task)).status_code == 404
+def test_an_outsider_gets_404(outsider_client, world):
+    assert outsider_client.get(url(world.validation_task)).status_code == 404
 
 
 def test_anonymous_is_sent_to_login(client, world):
@@ -109,16 +103,12 @@ def test_anonymous_is_sent_to_login(client, world):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_post_to_the_page_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.post(url(world.validation_task)).status_code == 405
+def test_post_to_the_page_is_not_allowed(member_client, world):
+    assert member_client.post(url(world.validation_task)).status_code == 405
 
 
-def test_the_toggle_sets_the_flag_and_htmx_gets_the_toggle_fragment(client, member, world):
-    client.force_login(member)
-
-    response = client.post(
+def test_the_toggle_sets_the_flag_and_htmx_gets_the_toggle_fragment(member_client, world):
+    response = member_client.post(
         toggle_url(world.training_task),
         {"is_validation": "1", "version": 0},
         **HTMX,
@@ -132,11 +122,9 @@ def test_the_toggle_sets_the_flag_and_htmx_gets_the_toggle_fragment(client, memb
     assert Task.objects.get(pk=world.training_task.pk).is_validation
 
 
-def test_the_toggle_is_idempotent_and_redirects_without_htmx(client, member, world):
-    client.force_login(member)
-
+def test_the_toggle_is_idempotent_and_redirects_without_htmx(member_client, world):
     for _ in range(2):
-        response = client.post(
+        response = member_client.post(
             toggle_url(world.validation_task), {"is_validation": "0", "version": 0}
         )
         assert response.status_code == 302
@@ -156,10 +144,8 @@ def test_the_toggle_needs_the_csrf_token(member, world):
     assert not Task.objects.get(pk=world.training_task.pk).is_validation
 
 
-def test_an_outsider_cannot_toggle(client, outsider, world):
-    client.force_login(outsider)
-
-    response = client.post(toggle_url(world.training_task), {"is_validation": "1"})
+def test_an_outsider_cannot_toggle(outsider_client, world):
+    response = outsider_client.post(toggle_url(world.training_task), {"is_validation": "1"})
 
     assert response.status_code == 404
     assert not Task.objects.get(pk=world.training_task.pk).is_validation
@@ -172,18 +158,15 @@ def test_anonymous_cannot_toggle(client, world):
     assert not Task.objects.get(pk=world.training_task.pk).is_validation
 
 
-def test_get_on_the_toggle_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.get(toggle_url(world.training_task)).status_code == 405
+def test_get_on_the_toggle_is_not_allowed(member_client, world):
+    assert member_client.get(toggle_url(world.training_task)).status_code == 405
 
 
-def test_a_click_on_a_flag_changed_meanwhile_is_409_and_changes_nothing(client, member, world):
-    client.force_login(member)
+def test_a_click_on_a_flag_changed_meanwhile_is_409_and_changes_nothing(member_client, world):
     Task.objects.filter(pk=world.training_task.pk).update(is_validation=True, version=1)
     Task.objects.filter(pk=world.training_task.pk).update(is_validation=False, version=2)
 
-    response = client.post(
+    response = member_client.post(
         toggle_url(world.training_task),
         {"is_validation": "1", "version": 0},
         **HTMX,
@@ -198,10 +181,8 @@ def test_a_click_on_a_flag_changed_meanwhile_is_409_and_changes_nothing(client, 
 
 
 @pytest.mark.parametrize("data", [{"is_validation": "1"}, {"is_validation": "yes", "version": 0}])
-def test_a_click_without_a_valid_version_or_value_is_422(client, member, world, data):
-    client.force_login(member)
-
-    response = client.post(toggle_url(world.training_task), data, **HTMX)
+def test_a_click_without_a_valid_version_or_value_is_422(member_client, world, data):
+    response = member_client.post(toggle_url(world.training_task), data, **HTMX)
 
     assert response.status_code == 422
     assert 'role="alert"' in response.content.decode()

@@ -41,10 +41,8 @@ def rows() -> tuple[int, int, int]:
     return Task.objects.count(), Image.objects.count(), Annotation.objects.count()
 
 
-def test_a_member_imports_a_coco_zip_into_a_new_validation_task(client, member, world, make_coco):
-    client.force_login(member)
-
-    response = client.post(url(world.project), form(zipped(make_coco())))
+def test_a_member_imports_a_coco_zip_into_a_new_validation_task(member_client, world, make_coco):
+    response = member_client.post(url(world.project), form(zipped(make_coco())))
 
     assert response.status_code == 200
     task = Task.objects.get(project=world.project, name="新批次")
@@ -59,11 +57,9 @@ def test_a_member_imports_a_coco_zip_into_a_new_validation_task(client, member, 
 
 
 def test_htmx_upload_swaps_the_form_and_refreshes_the_tables_out_of_band(
-    client, member, world, make_coco
+    member_client, world, make_coco
 ):
-    client.force_login(member)
-
-    response = client.post(
+    response = member_client.post(
         url(world.project),
         form(zipped(make_coco()), validation=""),
         **HTMX,
@@ -79,12 +75,11 @@ def test_htmx_upload_swaps_the_form_and_refreshes_the_tables_out_of_band(
 
 
 def test_a_broken_dataset_is_refused_with_located_errors_and_nothing_written(
-    client, member, world, make_coco, settings
+    member_client, world, make_coco, settings
 ):
-    client.force_login(member)
     before = rows()
 
-    response = client.post(url(world.project), form(zipped(make_coco(raw='{"images": ['))))
+    response = member_client.post(url(world.project), form(zipped(make_coco(raw='{"images": ['))))
 
     assert response.status_code == 422
     report = response.context["report"]
@@ -95,12 +90,11 @@ def test_a_broken_dataset_is_refused_with_located_errors_and_nothing_written(
     assert rows() == before
 
 
-def test_a_zip_with_a_path_outside_the_folder_is_refused(client, member, world, make_coco):
-    client.force_login(member)
+def test_a_zip_with_a_path_outside_the_folder_is_refused(member_client, world, make_coco):
     before = rows()
 
     archive = zipped(make_coco(), extra={"../evil.txt": b"x"})
-    response = client.post(url(world.project), form(archive), **HTMX)
+    response = member_client.post(url(world.project), form(archive), **HTMX)
 
     assert response.status_code == 422
     assert "../evil.txt" in response.content.decode()
@@ -108,11 +102,10 @@ def test_a_zip_with_a_path_outside_the_folder_is_refused(client, member, world, 
     assert rows() == before
 
 
-def test_a_file_that_is_not_a_zip_is_refused_next_to_the_field(client, member, world):
-    client.force_login(member)
+def test_a_file_that_is_not_a_zip_is_refused_next_to_the_field(member_client, world):
     fake = SimpleUploadedFile("data.zip", b"not a zip at all")
 
-    response = client.post(url(world.project), form(fake), **HTMX)
+    response = member_client.post(url(world.project), form(fake), **HTMX)
 
     assert response.status_code == 422
     assert response.context["form"].errors["archive"]
@@ -130,15 +123,12 @@ def test_a_file_that_is_not_a_zip_is_refused_next_to_the_field(client, member, w
         ({"task_name": "two\nlines"}, "task_name"),
     ],
 )
-def test_form_errors_are_shown_next_to_their_field(
-    client, member, world, make_coco, changes, field
-):
-    client.force_login(member)
+def test_form_errors_are_shown_next_to_their_field(member_client, world, make_coco, changes, field):
     before = rows()
 
     data = form(zipped(make_coco()))
     data.update(changes)
-    response = client.post(url(world.project), data)
+    response = member_client.post(url(world.project), data)
 
     assert response.status_code == 422
     assert field in response.context["form"].errors
@@ -146,22 +136,20 @@ def test_form_errors_are_shown_next_to_their_field(
     assert rows() == before
 
 
-def test_an_archive_named_with_120_chinese_characters_is_imported(client, member, world, make_coco):
-    client.force_login(member)
+def test_an_archive_named_with_120_chinese_characters_is_imported(member_client, world, make_coco):
     name = "划" * 120 + ".zip"  # 364 bytes: more than a file name may hold
 
-    response = client.post(url(world.project), form(zipped(make_coco(), name=name)))
+    response = member_client.post(url(world.project), form(zipped(make_coco(), name=name)))
 
     assert response.status_code == 200
     assert response.context["report"].imported
     assert Task.objects.get(name="新批次").images.count() == 3
 
 
-def test_an_outsider_gets_404_and_nothing_is_written(client, outsider, world, make_coco):
-    client.force_login(outsider)
+def test_an_outsider_gets_404_and_nothing_is_written(outsider_client, world, make_coco):
     before = rows()
 
-    response = client.post(url(world.project), form(zipped(make_coco())))
+    response = outsider_client.post(url(world.project), form(zipped(make_coco())))
 
     assert response.status_code == 404
     assert rows() == before
@@ -175,7 +163,5 @@ def test_anonymous_is_sent_to_login(client, world, make_coco):
     assert not Task.objects.filter(name="新批次").exists()
 
 
-def test_get_is_not_allowed(client, member, world):
-    client.force_login(member)
-
-    assert client.get(url(world.project)).status_code == 405
+def test_get_is_not_allowed(member_client, world):
+    assert member_client.get(url(world.project)).status_code == 405

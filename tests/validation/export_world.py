@@ -46,6 +46,16 @@ AP = {"scratch": 34 / 101, "dent": 56 / 101, "划痕": None, "crack": 0.0}
 MAP = (34 / 101 + 56 / 101 + 0.0) / 3
 
 
+# A run's five downloads: (URL name, content type, file name).
+DOWNLOADS = [
+    ("validation:export-matrix-csv", "text/csv; charset=utf-8", "matrix.csv"),
+    ("validation:export-per-label-csv", "text/csv; charset=utf-8", "per-label.csv"),
+    ("validation:export-instances-csv", "text/csv; charset=utf-8", "instances.csv"),
+    ("validation:export-predictions-json", "application/json; charset=utf-8", "predictions.json"),
+    ("validation:export-run-json", "application/json; charset=utf-8", "run.json"),
+]
+
+
 def f32(value: float) -> float:
     return float(np.float32(value))
 

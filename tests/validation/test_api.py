@@ -330,23 +330,21 @@ def test_tokens_page_lists_only_own_tokens(client, world):
     assert "<html" in html
 
 
-def test_creating_a_token_shows_it_once_and_it_works(client, api, run, world):
-    client.force_login(world.member)
-    response = client.post(reverse("validation:api-tokens"), {"name": "训练流水线"}, **HTMX)
+def test_creating_a_token_shows_it_once_and_it_works(member_client, api, run, world):
+    response = member_client.post(reverse("validation:api-tokens"), {"name": "训练流水线"}, **HTMX)
     assert response.status_code == 201
     token = ApiToken.objects.get(user=world.member)
     html = response.content.decode()
     raw = html.split("data-token>")[1].split("<")[0]
     assert hashlib.sha256(raw.encode()).hexdigest() == token.token_hash
     assert 'id="api-tokens"' in html and "<html" not in html
-    assert raw not in client.get(reverse("validation:api-tokens")).content.decode()
+    assert raw not in member_client.get(reverse("validation:api-tokens")).content.decode()
     assert api.get(detail_url(run), **bearer(raw)).status_code == 200
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
-def test_token_name_is_required_and_bounded(client, world, name):
-    client.force_login(world.member)
-    response = client.post(reverse("validation:api-tokens"), {"name": name}, **HTMX)
+def test_token_name_is_required_and_bounded(member_client, world, name):
+    response = member_client.post(reverse("validation:api-tokens"), {"name": name}, **HTMX)
     assert response.status_code == 422
     assert 'class="errorlist' in response.content.decode()
     assert not ApiToken.objects.exists()

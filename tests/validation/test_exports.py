@@ -16,6 +16,7 @@ from django.urls import reverse
 from tests.run_builders import new_run
 from tests.validation.export_world import (
     AP,
+    DOWNLOADS,
     LABELS,
     MAP,
     MATRIX,
@@ -373,14 +374,6 @@ def test_formula_label_names_are_quoted_in_every_csv(run):
 
 # --- download views -----------------------------------------------------------------------
 
-DOWNLOADS = [
-    ("validation:export-matrix-csv", "text/csv; charset=utf-8", "matrix.csv"),
-    ("validation:export-per-label-csv", "text/csv; charset=utf-8", "per-label.csv"),
-    ("validation:export-instances-csv", "text/csv; charset=utf-8", "instances.csv"),
-    ("validation:export-predictions-json", "application/json; charset=utf-8", "predictions.json"),
-    ("validation:export-run-json", "application/json; charset=utf-8", "run.json"),
-]
-
 
 def body_of(response) -> bytes:
     if isinstance(response, StreamingHttpResponse):
@@ -390,10 +383,9 @@ def body_of(response) -> bytes:
 
 @pytest.mark.parametrize(("name", "content_type", "suffix"), DOWNLOADS)
 def test_download_is_an_attachment_with_its_chinese_name(
-    client, world, run, name, content_type, suffix
+    member_client, world, run, name, content_type, suffix
 ):
-    client.force_login(world.member)
-    response = client.get(reverse(name, args=[run.pk]))
+    response = member_client.get(reverse(name, args=[run.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == content_type
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -405,9 +397,8 @@ def test_download_is_an_attachment_with_its_chinese_name(
 
 
 @pytest.mark.parametrize("name", [d[0] for d in DOWNLOADS[:3]])
-def test_csv_downloads_are_utf8_with_bom_and_equal_the_export(client, world, run, name):
-    client.force_login(world.owner)
-    body = body_of(client.get(reverse(name, args=[run.pk])))
+def test_csv_downloads_are_utf8_with_bom_and_equal_the_export(owner_client, world, run, name):
+    body = body_of(owner_client.get(reverse(name, args=[run.pk])))
     assert body.startswith(b"\xef\xbb\xbf")
     text = body.decode("utf-8-sig")
     assert "划痕" in text
@@ -440,24 +431,21 @@ def test_instances_download_streams_with_a_database_iterator(client, world, run,
     assert len(parse_csv(rest)) == 11
 
 
-def test_predictions_download_is_the_coco_results(client, world, run):
-    client.force_login(world.owner)
-    body = body_of(client.get(reverse("validation:export-predictions-json", args=[run.pk])))
+def test_predictions_download_is_the_coco_results(owner_client, world, run):
+    body = body_of(owner_client.get(reverse("validation:export-predictions-json", args=[run.pk])))
     assert json.loads(body) == json.loads("".join(exports.coco_results(run)))
     assert len(json.loads(body)) == sum(map(len, PREDICTIONS))
 
 
-def test_run_json_download_is_the_run_document(client, world, run):
-    client.force_login(world.owner)
-    body = client.get(reverse("validation:export-run-json", args=[run.pk])).content
+def test_run_json_download_is_the_run_document(owner_client, world, run):
+    body = owner_client.get(reverse("validation:export-run-json", args=[run.pk])).content
     assert json.loads(body) == exports.run_document(run)
     assert "焊接项目".encode() in body  # not \u-escaped
 
 
-def test_outsider_gets_404_for_every_download(client, world, run):
-    client.force_login(world.outsider)
+def test_outsider_gets_404_for_every_download(outsider_client, world, run):
     for name, _type, _suffix in DOWNLOADS:
-        assert client.get(reverse(name, args=[run.pk])).status_code == 404, name
+        assert outsider_client.get(reverse(name, args=[run.pk])).status_code == 404, name
 
 
 def test_anonymous_is_sent_to_login_for_every_download(client, run):
@@ -467,10 +455,9 @@ def test_anonymous_is_sent_to_login_for_every_download(client, run):
         assert response["Location"].startswith(reverse("login"))
 
 
-def test_downloads_refuse_post(client, world, run):
-    client.force_login(world.owner)
+def test_downloads_refuse_post(owner_client, world, run):
     for name, _type, _suffix in DOWNLOADS:
-        assert client.post(reverse(name, args=[run.pk])).status_code == 405, name
+        assert owner_client.post(reverse(name, args=[run.pk])).status_code == 405, name
 
 
 def test_run_without_results_answers_409_with_a_reason(client, world):

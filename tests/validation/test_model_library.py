@@ -60,22 +60,19 @@ def test_anonymous_is_sent_to_login(client, db):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_wrong_method_is_refused(client, owner):
-    client.force_login(owner)
-    assert client.put(URL).status_code == 405
+def test_wrong_method_is_refused(owner_client):
+    assert owner_client.put(URL).status_code == 405
 
 
-def test_an_unsupported_file_type_is_refused_next_to_the_field(client, owner, process):
-    client.force_login(owner)
-    response = client.post(URL, _form(process, "bad", "model.onnx", b"x" * 10))
+def test_an_unsupported_file_type_is_refused_next_to_the_field(owner_client, process):
+    response = owner_client.post(URL, _form(process, "bad", "model.onnx", b"x" * 10))
     assert response.status_code == 422
     assert "unsupported file type .onnx" in response.text
     assert DetectionModel.objects.count() == 0
 
 
-def test_duplicate_label_names_are_refused(client, owner, process):
-    client.force_login(owner)
-    response = client.post(URL, _form(process, "dup", "m.pt2", b"x" * 10, labels="a,a"))
+def test_duplicate_label_names_are_refused(owner_client, process):
+    response = owner_client.post(URL, _form(process, "dup", "m.pt2", b"x" * 10, labels="a,a"))
     assert response.status_code == 422
     assert "Listed more than once: a." in response.text
     assert DetectionModel.objects.count() == 0
@@ -91,12 +88,8 @@ def test_duplicate_label_names_are_refused(client, owner, process):
         (",scratch", "Entry 1 of 2"),
     ],
 )
-def test_an_empty_label_entry_is_refused_next_to_the_field(
-    client, owner, process, labels, position
-):
-    client.force_login(owner)
-
-    response = client.post(URL, _form(process, "gap", "m.pt2", b"x" * 10, labels=labels))
+def test_an_empty_label_entry_is_refused_next_to_the_field(owner_client, process, labels, position):
+    response = owner_client.post(URL, _form(process, "gap", "m.pt2", b"x" * 10, labels=labels))
 
     assert response.status_code == 422
     field = response.context["form"].errors["labels"]
@@ -109,11 +102,9 @@ def test_an_empty_label_entry_is_refused_next_to_the_field(
     [("scratch,st\x00ain", "Null characters"), ("scratch,stain\ncrack", "\\x0a")],
 )
 def test_a_label_with_a_control_character_or_surrogate_is_refused(
-    client, owner, process, labels, shown
+    owner_client, process, labels, shown
 ):
-    client.force_login(owner)
-
-    response = client.post(URL, _form(process, "ctl", "m.pt2", b"x" * 10, labels=labels))
+    response = owner_client.post(URL, _form(process, "ctl", "m.pt2", b"x" * 10, labels=labels))
 
     assert response.status_code == 422
     field = response.context["form"].errors["labels"][0]

@@ -22,9 +22,8 @@ def review_url(run) -> str:
     return reverse("validation:run-review", args=[run.pk])
 
 
-def test_get_renders_the_review_page_with_the_current_status(client, world, run):
-    client.force_login(world.member)
-    response = client.get(review_url(run))
+def test_get_renders_the_review_page_with_the_current_status(member_client, world, run):
+    response = member_client.get(review_url(run))
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" in html and 'id="run-review"' in html
@@ -32,17 +31,15 @@ def test_get_renders_the_review_page_with_the_current_status(client, world, run)
     assert 'value="approved"' in html and 'value="rejected"' in html
 
 
-def test_htmx_get_returns_only_the_fragment(client, world, run):
-    client.force_login(world.member)
-    html = client.get(review_url(run), **HTMX).content.decode()
+def test_htmx_get_returns_only_the_fragment(member_client, world, run):
+    html = member_client.get(review_url(run), **HTMX).content.decode()
     assert html.lstrip().startswith('<section id="run-review"')
     assert "<html" not in html
     assert f'hx-post="{review_url(run)}"' in html and 'hx-target="#run-review"' in html
 
 
-def test_htmx_post_saves_status_notes_who_and_when(client, world, run):
-    client.force_login(world.member)
-    response = client.post(
+def test_htmx_post_saves_status_notes_who_and_when(member_client, world, run):
+    response = member_client.post(
         review_url(run),
         {"review_status": "approved", "review_notes": "可以上线", "version": 0},
         **HTMX,
@@ -59,9 +56,8 @@ def test_htmx_post_saves_status_notes_who_and_when(client, world, run):
     assert run.reviewed_at is not None
 
 
-def test_plain_post_redirects_to_the_run(client, world, run):
-    client.force_login(world.owner)
-    response = client.post(
+def test_plain_post_redirects_to_the_run(owner_client, world, run):
+    response = owner_client.post(
         review_url(run), {"review_status": "rejected", "review_notes": "", "version": 0}
     )
     assert response.status_code == 302
@@ -85,9 +81,10 @@ def test_plain_post_redirects_to_the_run(client, world, run):
         ),
     ],
 )
-def test_invalid_review_is_422_with_the_error_next_to_its_field(client, world, run, data, field):
-    client.force_login(world.member)
-    response = client.post(review_url(run), data, **HTMX)
+def test_invalid_review_is_422_with_the_error_next_to_its_field(
+    member_client, world, run, data, field
+):
+    response = member_client.post(review_url(run), data, **HTMX)
     assert response.status_code == 422
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="run-review"')
@@ -97,23 +94,20 @@ def test_invalid_review_is_422_with_the_error_next_to_its_field(client, world, r
     assert run.review_status == "to_review" and run.reviewed_by is None
 
 
-def test_invalid_plain_post_renders_the_page_with_422(client, world, run):
-    client.force_login(world.member)
-    response = client.post(review_url(run), {"review_status": "nope", "version": 0})
+def test_invalid_plain_post_renders_the_page_with_422(member_client, world, run):
+    response = member_client.post(review_url(run), {"review_status": "nope", "version": 0})
     assert response.status_code == 422
     assert "<html" in response.content.decode()
 
 
-def test_wrong_method_is_405(client, world, run):
-    client.force_login(world.member)
-    assert client.put(review_url(run)).status_code == 405
-    assert client.delete(review_url(run)).status_code == 405
+def test_wrong_method_is_405(member_client, world, run):
+    assert member_client.put(review_url(run)).status_code == 405
+    assert member_client.delete(review_url(run)).status_code == 405
 
 
-def test_outsider_gets_404_and_changes_nothing(client, world, run):
-    client.force_login(world.outsider)
-    assert client.get(review_url(run), **HTMX).status_code == 404
-    response = client.post(review_url(run), {"review_status": "approved"}, **HTMX)
+def test_outsider_gets_404_and_changes_nothing(outsider_client, world, run):
+    assert outsider_client.get(review_url(run), **HTMX).status_code == 404
+    response = outsider_client.post(review_url(run), {"review_status": "approved"}, **HTMX)
     assert response.status_code == 404
     run.refresh_from_db()
     assert run.review_status == "to_review"
@@ -180,10 +174,8 @@ def test_the_form_carries_the_review_version(client, world, run):
     assert '<input type="hidden" name="version" value="7"' in html
 
 
-def test_a_saved_review_bumps_the_version(client, world, run):
-    client.force_login(world.member)
-
-    client.post(review_url(run), {"review_status": "reviewed", "version": 0}, **HTMX)
+def test_a_saved_review_bumps_the_version(member_client, world, run):
+    member_client.post(review_url(run), {"review_status": "reviewed", "version": 0}, **HTMX)
 
     run.refresh_from_db()
     assert run.review_version == 1
@@ -212,12 +204,11 @@ def test_a_review_read_before_another_was_saved_is_refused_with_409(client, worl
     )
 
 
-def test_the_same_review_submitted_twice_is_saved_once(client, world, run):
-    client.force_login(world.member)
+def test_the_same_review_submitted_twice_is_saved_once(member_client, world, run):
     data = {"review_status": "approved", "review_notes": "ok", "version": 0}
-    client.post(review_url(run), data, **HTMX)
+    member_client.post(review_url(run), data, **HTMX)
 
-    again = client.post(review_url(run), data, **HTMX)
+    again = member_client.post(review_url(run), data, **HTMX)
 
     assert again.status_code == 200
     run.refresh_from_db()
@@ -225,10 +216,8 @@ def test_the_same_review_submitted_twice_is_saved_once(client, world, run):
 
 
 @pytest.mark.parametrize("version", ["", "x", "-1", "9" * 400, "1e400"])
-def test_a_review_without_a_valid_version_is_422(client, world, run, version):
-    client.force_login(world.member)
-
-    response = client.post(
+def test_a_review_without_a_valid_version_is_422(member_client, world, run, version):
+    response = member_client.post(
         review_url(run), {"review_status": "approved", "version": version}, **HTMX
     )
 

@@ -131,14 +131,12 @@ def test_failed_run_shows_its_reason_and_skipped_images(member_client, world):
     assert 'hx-trigger="every 1s"' not in html
 
 
-def test_outsider_gets_404(client, world, run):
-    client.force_login(world.outsider)
-    assert client.get(run.get_absolute_url()).status_code == 404
+def test_outsider_gets_404(outsider_client, world, run):
+    assert outsider_client.get(run.get_absolute_url()).status_code == 404
 
 
-def test_staff_see_any_run(client, staff, run):
-    client.force_login(staff)
-    assert client.get(run.get_absolute_url()).status_code == 200
+def test_staff_see_any_run(staff_client, run):
+    assert staff_client.get(run.get_absolute_url()).status_code == 200
 
 
 def test_anonymous_goes_to_login(client, run):

@@ -97,9 +97,8 @@ def test_htmx_gets_only_the_table(client, world):
     assert "<html" not in html
 
 
-def test_empty_list_invites_to_start(client, world):
-    client.force_login(world.owner)
-    html = client.get(URL).content.decode()
+def test_empty_list_invites_to_start(owner_client, world):
+    html = owner_client.get(URL).content.decode()
     assert "No validation run yet." in html
     assert reverse("validation:wizard-start") in html
 
@@ -112,9 +111,8 @@ def test_no_n_plus_one(client, world, django_assert_max_num_queries):
         client.get(URL)
 
 
-def test_wrong_method(client, world):
-    client.force_login(world.owner)
-    assert client.post(URL).status_code == 405
+def test_wrong_method(owner_client, world):
+    assert owner_client.post(URL).status_code == 405
 
 
 def test_anonymous_goes_to_login(client):

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from tests.clients import HTMX
 from tests.run_builders import new_run
+from tests.validation.export_world import DOWNLOADS
 from tests.validation.run_world import make_completed_run, make_five_per_image_run
 from tests.validation.whatif_world import project_with_validation_task, random_run
 from validation.analysis import evaluation, whatif
@@ -74,17 +75,9 @@ def test_page_with_a_whatif_query_shows_its_matrix_and_differences(member_client
 
 def test_links_to_the_other_pages_of_the_run(member_client, run):
     html = member_client.get(run.get_absolute_url()).content.decode()
-    for name in (
-        "export-matrix-csv",
-        "export-per-label-csv",
-        "export-instances-csv",
-        "export-predictions-json",
-        "export-run-json",
-        "worst-images",
-        "run-review",
-        "run-curves",
-    ):
-        assert reverse(f"validation:{name}", args=[run.pk]) in html
+    pages = ("validation:worst-images", "validation:run-review", "validation:run-curves")
+    for name in [*(name for name, _type, _file in DOWNLOADS), *pages]:
+        assert reverse(name, args=[run.pk]) in html
     assert reverse("validation:run-compare") + f"?a={run.pk}" in html
     assert 'hx-trigger="load"' in html and 'id="run-review"' in html
 

@@ -113,10 +113,9 @@ def test_a_run_without_results_says_so(member_client, run):
     assert "The images appear when the run has completed." in html
 
 
-def test_outsider_gets_404(client, world, run):
-    client.force_login(world.outsider)
-    assert client.get(url(run)).status_code == 404
-    assert client.get(url(run), **HTMX).status_code == 404
+def test_outsider_gets_404(outsider_client, world, run):
+    assert outsider_client.get(url(run)).status_code == 404
+    assert outsider_client.get(url(run), **HTMX).status_code == 404
 
 
 def test_anonymous_is_sent_to_login(client, run):
