@@ -12,6 +12,14 @@ from PIL import Image
 from torch import nn
 from torch.export import Dim
 
+from validation.engine import ModelSpec
+
+
+def spec(path, labels=("a", "b"), **kwargs) -> ModelSpec:
+    """The spec of a test model file: format detected, 128 px unless `kwargs` say otherwise."""
+    kwargs.setdefault("input_size", 128)
+    return ModelSpec(str(path), "auto", labels, **kwargs)
+
 
 def bright_box(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per image: bounding box (input pixels) of channel 0 > 0.5, max of channel 1, class."""

@@ -5,20 +5,15 @@ from __future__ import annotations
 import engine_models as em
 import pytest
 import torch
+from engine_models import spec
 
 from validation.engine import (
     InputContractError,
     ModelLoadError,
-    ModelSpec,
     OutputContractError,
     ProbeResult,
     probe_model,
 )
-
-
-def spec(path, labels=("a", "b"), **kwargs) -> ModelSpec:
-    kwargs.setdefault("input_size", 128)
-    return ModelSpec(str(path), "auto", labels, **kwargs)
 
 
 @pytest.mark.parametrize(

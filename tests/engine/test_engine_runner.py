@@ -6,22 +6,16 @@ import engine_models as em
 import numpy as np
 import pytest
 import torch
-from engine_models import ROWS
+from engine_models import ROWS, spec
 from PIL import Image
 
 from validation.engine import (
     Cancelled,
     EngineError,
-    ModelSpec,
     OutOfMemoryAtBatchOne,
     OutputContractError,
     run_inference,
 )
-
-
-def spec(path, labels=("a", "b"), **kwargs) -> ModelSpec:
-    kwargs.setdefault("input_size", 128)
-    return ModelSpec(str(path), "auto", labels, **kwargs)
 
 
 def many_images(tmp_path, count: int) -> list[tuple[str, str]]:
