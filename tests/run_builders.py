@@ -17,7 +17,7 @@ from validation.analysis import evaluation, predictions
 from validation.models import DetectionModel, InferenceRun
 from validation.runs.start import start_run
 
-# The wizard's usual settings; a run that needs others says so.
+# The settings most test runs have; a run that needs others says so.
 RUN_SETTINGS = {
     "base_confidence": 0.25,
     "device": "cpu",
@@ -91,6 +91,7 @@ def evaluate(run: InferenceRun, stored: predictions.StoredPredictions) -> Infere
 
 
 def validation_image_ids(project: Project) -> list[int]:
+    """The ids of the project's validation images, in id order."""
     return list(project.validation_images().order_by("id").values_list("pk", flat=True))
 
 
