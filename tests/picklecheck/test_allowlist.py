@@ -6,7 +6,7 @@ from torch._weights_only_unpickler import _get_allowed_globals
 from picklecheck.scan import _EXTRA_SAFE, TORCH_ALLOWED_GLOBALS, allowed_globals, is_allowed
 
 REFRESH = (
-    ".venv/bin/python -c \"import torch; from torch._weights_only_unpickler import "
+    '.venv/bin/python -c "import torch; from torch._weights_only_unpickler import '
     "_get_allowed_globals as g; from picklecheck.scan import TORCH_ALLOWED_GLOBALS as f; "
     "head = f.read_text().splitlines()[:2]; "
     "f.write_text('\\n'.join(head + sorted(g())) + '\\n')\""
