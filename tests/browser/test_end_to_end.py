@@ -124,4 +124,5 @@ def test_the_whole_flow_on_the_demo_data(page, live_server, demo_portal, screens
     expected[k][old] -= 1
     expected[k][new] += 1  # the same prediction, now a confusion with the corrected label
     assert run.matrix == expected
+    expect(page.locator("section#run-review")).to_be_visible()  # loaded by its own request
     page.screenshot(path=screenshot_dir / "validation-reevaluated.png", full_page=True)
