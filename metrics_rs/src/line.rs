@@ -1,0 +1,223 @@
+//! SPEC §9: the line decision, OK / NG per image, counted in the matching's own pass.
+//!
+//! An image is actually NG iff it has an annotation with a reject label, and called NG iff a
+//! kept prediction has a reject label. Per label `c` the same four outcomes with "has an
+//! annotation `c`" and "has a kept prediction `c`", the reject set ignored.
+
+use crate::input::{Ints, Result, fail};
+use crate::metrics::ratio;
+
+/// `image_outcome` codes.
+pub const CAUGHT: i8 = 0;
+pub const ESCAPE: i8 = 1;
+pub const OVERKILL: i8 = 2;
+pub const PASS: i8 = 3;
+/// An image left out of the line decision (unreadable): in no count.
+pub const SKIPPED: i8 = -1;
+
+/// Which labels make a part NG, and which images are left out.
+#[derive(Clone, Copy, Debug)]
+pub struct Decision<'a> {
+    /// Per label: a reject label.
+    pub reject: &'a [bool],
+    /// Per image: left out; empty when none is.
+    pub skip: &'a [bool],
+}
+
+impl Decision<'_> {
+    #[inline]
+    fn skipped(&self, img: usize) -> bool {
+        self.skip.get(img).copied().unwrap_or(false)
+    }
+}
+
+/// What one image was: its outcome code and whether it was caught by chance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLine {
+    pub outcome: i8,
+    pub by_chance: bool,
+}
+
+/// The line decision's counts over some images: a task's share, then the run's (summed).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineCounts {
+    /// Images counted (skipped ones aside).
+    pub total: i64,
+    /// Images per outcome code: caught, escape, overkill, pass.
+    pub outcomes: [i64; 4],
+    pub caught_by_chance: i64,
+    /// Per label: images caught, escaped, overkilled (pass is the rest of `total`).
+    pub per_label: Vec<[i64; 3]>,
+    /// Per label, for the image at hand: bit 0 an annotation, bit 1 a kept prediction.
+    seen: Vec<u8>,
+}
+
+impl LineCounts {
+    pub fn new(num_labels: usize) -> Self {
+        LineCounts {
+            per_label: vec![[0; 3]; num_labels],
+            seen: vec![0; num_labels],
+            ..LineCounts::default()
+        }
+    }
+
+    /// Adds another task's counts to these.
+    pub fn merge(mut self, other: &LineCounts) -> Self {
+        self.total += other.total;
+        self.caught_by_chance += other.caught_by_chance;
+        for (a, b) in self.outcomes.iter_mut().zip(&other.outcomes) {
+            *a += b;
+        }
+        for (a, b) in self.per_label.iter_mut().zip(&other.per_label) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        self
+    }
+
+    /// Counts image `img`: its annotations' labels and which of them were taken by a kept
+    /// prediction (IoU >= τ, any label), and its kept predictions' labels.
+    #[inline]
+    pub fn image(
+        &mut self,
+        decision: &Decision<'_>,
+        img: usize,
+        gt_labels: &[usize],
+        taken: &[bool],
+        kept_labels: &[usize],
+    ) -> ImageLine {
+        if decision.skipped(img) {
+            return ImageLine {
+                outcome: SKIPPED,
+                by_chance: false,
+            };
+        }
+        let reject = decision.reject;
+        let actual = gt_labels.iter().any(|&c| reject[c]);
+        let called = kept_labels.iter().any(|&c| reject[c]);
+        let outcome = outcome(actual, called);
+        let seen_defect = || (gt_labels.iter().zip(taken)).any(|(&c, &t)| t && reject[c]);
+        let by_chance = outcome == CAUGHT && !seen_defect();
+        self.total += 1;
+        self.outcomes[outcome as usize] += 1;
+        self.caught_by_chance += i64::from(by_chance);
+        self.count_labels(gt_labels, kept_labels);
+        ImageLine { outcome, by_chance }
+    }
+
+    /// Per label: this image's outcome for each label it has an annotation or a prediction of.
+    #[inline]
+    fn count_labels(&mut self, gt_labels: &[usize], kept_labels: &[usize]) {
+        for &c in gt_labels {
+            self.seen[c] |= 1;
+        }
+        for &c in kept_labels {
+            self.seen[c] |= 2;
+        }
+        for &c in gt_labels.iter().chain(kept_labels) {
+            let flags = std::mem::take(&mut self.seen[c]);
+            if flags != 0 {
+                self.per_label[c][outcome(flags & 1 != 0, flags & 2 != 0) as usize] += 1;
+            }
+        }
+    }
+
+    /// Per label: caught, escape, overkill and pass, row-major `num_labels x 4`.
+    pub fn label_outcomes(&self) -> Vec<i64> {
+        let rows = self.per_label.iter();
+        rows.flat_map(|&[c, e, o]| [c, e, o, self.total - c - e - o])
+            .collect()
+    }
+
+    /// The run's totals (SPEC §9), rates NaN for 0/0.
+    pub fn totals(&self) -> LineTotals {
+        let [caught, escapes, overkills, passes] = self.outcomes;
+        LineTotals {
+            total: self.total,
+            actual_ng: caught + escapes,
+            actual_ok: overkills + passes,
+            caught,
+            escapes,
+            overkills,
+            passes,
+            caught_by_chance: self.caught_by_chance,
+            escape_rate: ratio(escapes, caught + escapes),
+            overkill_rate: ratio(overkills, overkills + passes),
+        }
+    }
+}
+
+/// The outcome of truth `actual` (NG) and decision `called` (NG).
+#[inline]
+fn outcome(actual: bool, called: bool) -> i8 {
+    match (actual, called) {
+        (true, true) => CAUGHT,
+        (true, false) => ESCAPE,
+        (false, true) => OVERKILL,
+        (false, false) => PASS,
+    }
+}
+
+/// The ten totals of the line decision, under the names the portal stores them by.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineTotals {
+    pub total: i64,
+    pub actual_ng: i64,
+    pub actual_ok: i64,
+    pub caught: i64,
+    pub escapes: i64,
+    pub overkills: i64,
+    pub passes: i64,
+    pub caught_by_chance: i64,
+    pub escape_rate: f64,
+    pub overkill_rate: f64,
+}
+
+impl LineTotals {
+    /// `(name, value)` in the order of SPEC §9; the counts as f64 (exact below 2^53).
+    pub fn entries(&self) -> [(&'static str, f64); 10] {
+        [
+            ("total", self.total as f64),
+            ("actual_ng", self.actual_ng as f64),
+            ("actual_ok", self.actual_ok as f64),
+            ("caught", self.caught as f64),
+            ("escapes", self.escapes as f64),
+            ("overkills", self.overkills as f64),
+            ("passes", self.passes as f64),
+            ("caught_by_chance", self.caught_by_chance as f64),
+            ("escape_rate", self.escape_rate),
+            ("overkill_rate", self.overkill_rate),
+        ]
+    }
+}
+
+/// A set of `n` items given by index (duplicates allowed), as a mask.
+pub fn index_set(name: &str, indices: Ints<'_>, n: usize) -> Result<Vec<bool>> {
+    let mut mask = vec![false; n];
+    for i in 0..indices.len() {
+        let v = indices.get(i);
+        match usize::try_from(v).ok().filter(|&j| j < n) {
+            Some(j) => mask[j] = true,
+            None => {
+                return fail(format!(
+                    "{name}[{i}]: {v} is out of range (expected 0 <= index < {n})"
+                ));
+            }
+        }
+    }
+    Ok(mask)
+}
+
+/// Checks a mask of `n` items.
+pub fn check_mask(name: &str, mask: &[bool], n: usize) -> Result<()> {
+    if mask.len() != n {
+        return fail(format!(
+            "{name}: expected {n} booleans (or indices), got {}",
+            mask.len()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "line_tests.rs"]
+mod tests;

@@ -1,0 +1,148 @@
+//! Tests of `line`: SPEC §9's four outcomes, caught by chance, per label, skipped images.
+
+use super::*;
+use crate::input::tests::Owned;
+use crate::matching::{Evaluation, Thresholds, evaluate, evaluate_lines};
+
+const A: [f64; 4] = [0.0, 0.0, 10.0, 10.0];
+const FAR: [f64; 4] = [50.0, 50.0, 60.0, 60.0];
+
+/// Images: caught (0), escape (1), overkill (2), pass with nothing at all (3), caught by
+/// chance (4: the label-0 defect missed, a far label-1 box rejects it), pass with a
+/// prediction below its confidence (5).
+fn owned() -> Owned {
+    Owned::new(&[
+        (vec![(A, 0)], vec![(A, 0, 0.9)]),
+        (vec![(A, 1)], vec![]),
+        (vec![], vec![(A, 1, 0.8)]),
+        (vec![], vec![]),
+        (vec![(A, 0)], vec![(FAR, 1, 0.7)]),
+        (vec![], vec![(A, 0, 0.1)]),
+    ])
+}
+
+fn run(owned: &Owned, reject: &[bool], skip: &[bool]) -> Evaluation {
+    let ds = owned.dataset(2).unwrap();
+    let th = Thresholds {
+        labels: &[0.5, 0.5],
+        iou: 0.5,
+        low: 0.5,
+    };
+    evaluate_lines(&ds, &th, &Decision { reject, skip })
+}
+
+#[test]
+fn every_image_gets_one_of_the_four_outcomes() {
+    let ev = run(&owned(), &[true, true], &[]);
+    let (c, e, o, p) = (CAUGHT, ESCAPE, OVERKILL, PASS);
+    assert_eq!(ev.image_outcome, vec![c, e, o, p, c, p]);
+    assert_eq!(
+        ev.image_by_chance,
+        vec![false, false, false, false, true, false]
+    );
+    let t = ev.lines.totals();
+    assert_eq!((t.total, t.actual_ng, t.actual_ok), (6, 3, 3));
+    assert_eq!((t.caught, t.escapes, t.overkills, t.passes), (2, 1, 1, 2));
+    assert_eq!(t.caught_by_chance, 1);
+    assert_eq!((t.escape_rate, t.overkill_rate), (1.0 / 3.0, 1.0 / 3.0));
+    assert_eq!(t.entries()[0], ("total", 6.0));
+}
+
+#[test]
+fn per_label_outcomes_ignore_the_reject_set() {
+    let ev = run(&owned(), &[false, true], &[]);
+    // label 0: caught image 0, escaped image 4, the rest pass (image 5's is dropped);
+    // label 1: escaped image 1, overkilled images 2 and 4.
+    assert_eq!(ev.lines.label_outcomes(), vec![1, 1, 0, 4, 0, 1, 2, 3]);
+    // Only label 1 rejects: images 0 and 5 are not NG; image 4 is called NG, not actually NG.
+    let (e, o, p) = (ESCAPE, OVERKILL, PASS);
+    assert_eq!(ev.image_outcome, vec![p, e, o, p, o, p]);
+    assert_eq!(ev.lines.caught_by_chance, 0);
+}
+
+#[test]
+fn no_reject_label_passes_everything_and_the_escape_rate_is_undefined() {
+    let ev = run(&owned(), &[false, false], &[]);
+    let t = ev.lines.totals();
+    assert_eq!((t.total, t.passes, t.actual_ng), (6, 6, 0));
+    assert!(t.escape_rate.is_nan());
+    assert_eq!(t.overkill_rate, 0.0);
+}
+
+#[test]
+fn a_defect_taken_by_a_prediction_of_another_label_is_not_by_chance() {
+    // The label-0 defect is taken (confusion) by a label-1 prediction, which also rejects.
+    let owned = Owned::new(&[(vec![(A, 0)], vec![(A, 1, 0.9)])]);
+    let ev = run(&owned, &[true, true], &[]);
+    assert_eq!(
+        (ev.image_outcome[0], ev.image_by_chance[0]),
+        (CAUGHT, false)
+    );
+    // Only label 0 rejects: the label-1 box does not call it NG, so it escapes.
+    let ev = run(&owned, &[true, false], &[]);
+    assert_eq!(ev.image_outcome[0], ESCAPE);
+}
+
+#[test]
+fn skipped_images_count_nowhere() {
+    let skip = [false, true, false, true, false, false];
+    let ev = run(&owned(), &[true, true], &skip);
+    assert_eq!(ev.image_outcome[1], SKIPPED);
+    let t = ev.lines.totals();
+    assert_eq!((t.total, t.escapes, t.passes), (4, 0, 1));
+    assert_eq!(t.escape_rate, 0.0);
+    assert_eq!(ev.lines.label_outcomes()[4..], [0, 0, 2, 2]);
+}
+
+#[test]
+fn an_empty_run_has_undefined_rates() {
+    let ev = evaluate(&Owned::new(&[]).dataset(1).unwrap(), &th1());
+    let t = ev.lines.totals();
+    assert_eq!(t.total, 0);
+    assert!(t.escape_rate.is_nan() && t.overkill_rate.is_nan());
+    assert!(ev.image_outcome.is_empty());
+}
+
+fn th1() -> Thresholds<'static> {
+    Thresholds {
+        labels: &[0.5],
+        iou: 0.5,
+        low: 0.5,
+    }
+}
+
+#[test]
+fn many_images_across_tasks_sum_alike() {
+    let images: Vec<_> = (0..500)
+        .map(|i| match i % 3 {
+            0 => (vec![(A, 0)], vec![(A, 0, 0.9)]),
+            1 => (vec![(A, 0)], vec![]),
+            _ => (vec![], vec![]),
+        })
+        .collect();
+    let ev = evaluate(&Owned::new(&images).dataset(1).unwrap(), &th1());
+    let t = ev.lines.totals();
+    assert_eq!(
+        (t.total, t.caught, t.escapes, t.passes),
+        (500, 167, 167, 166)
+    );
+    assert_eq!(ev.lines.label_outcomes(), vec![167, 167, 0, 166]);
+}
+
+#[test]
+fn index_sets_and_masks_are_checked() {
+    use crate::columns::Column;
+    let idx = [2_i64, 0, 2];
+    assert_eq!(
+        index_set("reject_labels", Column::Wide(&idx), 3).unwrap(),
+        vec![true, false, true]
+    );
+    let bad = [3_i64];
+    let err = index_set("reject_labels", Column::Wide(&bad), 3).unwrap_err();
+    assert_eq!(
+        err.0,
+        "reject_labels[0]: 3 is out of range (expected 0 <= index < 3)"
+    );
+    assert!(check_mask("skip_images", &[true], 2).is_err());
+    assert!(check_mask("skip_images", &[true, false], 2).is_ok());
+}
