@@ -12,6 +12,7 @@ pub mod columns;
 pub mod geometry;
 pub mod input;
 pub mod line;
+pub mod line_sweep;
 pub mod matching;
 pub mod metrics;
 pub mod pairing;

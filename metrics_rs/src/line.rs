@@ -4,7 +4,7 @@
 //! kept prediction has a reject label. Per label `c` the same four outcomes with "has an
 //! annotation `c`" and "has a kept prediction `c`", the reject set ignored.
 
-use crate::input::{Ints, Result, fail};
+use crate::input::{Dataset, Ints, Result, fail};
 use crate::metrics::ratio;
 
 /// `image_outcome` codes.
@@ -172,26 +172,28 @@ pub struct LineTotals {
     pub overkill_rate: f64,
 }
 
-impl LineTotals {
-    /// `(name, value)` in the order of SPEC §9; the counts as f64 (exact below 2^53).
-    pub fn entries(&self) -> [(&'static str, f64); 10] {
-        [
-            ("total", self.total as f64),
-            ("actual_ng", self.actual_ng as f64),
-            ("actual_ok", self.actual_ok as f64),
-            ("caught", self.caught as f64),
-            ("escapes", self.escapes as f64),
-            ("overkills", self.overkills as f64),
-            ("passes", self.passes as f64),
-            ("caught_by_chance", self.caught_by_chance as f64),
-            ("escape_rate", self.escape_rate),
-            ("overkill_rate", self.overkill_rate),
-        ]
+/// A set of labels or images as given: a mask, or indices (duplicates allowed).
+#[derive(Clone, Copy, Debug)]
+pub enum Items<'a> {
+    Mask(&'a [bool]),
+    Indices(Ints<'a>),
+}
+
+impl Items<'_> {
+    /// The set as a mask of `n` items; `name` for the messages.
+    pub fn mask(&self, name: &str, n: usize) -> Result<Vec<bool>> {
+        match *self {
+            Items::Mask(mask) if mask.len() == n => Ok(mask.to_vec()),
+            Items::Mask(mask) => fail(format!(
+                "{name}: expected {n} booleans (or indices), got {}",
+                mask.len()
+            )),
+            Items::Indices(indices) => index_set(name, indices, n),
+        }
     }
 }
 
-/// A set of `n` items given by index (duplicates allowed), as a mask.
-pub fn index_set(name: &str, indices: Ints<'_>, n: usize) -> Result<Vec<bool>> {
+fn index_set(name: &str, indices: Ints<'_>, n: usize) -> Result<Vec<bool>> {
     let mut mask = vec![false; n];
     for i in 0..indices.len() {
         let v = indices.get(i);
@@ -207,15 +209,21 @@ pub fn index_set(name: &str, indices: Ints<'_>, n: usize) -> Result<Vec<bool>> {
     Ok(mask)
 }
 
-/// Checks a mask of `n` items.
-pub fn check_mask(name: &str, mask: &[bool], n: usize) -> Result<()> {
-    if mask.len() != n {
-        return fail(format!(
-            "{name}: expected {n} booleans (or indices), got {}",
-            mask.len()
-        ));
-    }
-    Ok(())
+/// The reject labels (default: every label) and skipped images (default: none) of a run.
+pub fn decision_masks(
+    ds: &Dataset<'_>,
+    reject: Option<Items<'_>>,
+    skip: Option<Items<'_>>,
+) -> Result<(Vec<bool>, Vec<bool>)> {
+    let reject = match reject {
+        Some(items) => items.mask("reject_labels", ds.num_labels)?,
+        None => vec![true; ds.num_labels],
+    };
+    let skip = match skip {
+        Some(items) => items.mask("skip_images", ds.num_images())?,
+        None => Vec::new(),
+    };
+    Ok((reject, skip))
 }
 
 #[cfg(test)]

@@ -45,7 +45,6 @@ fn every_image_gets_one_of_the_four_outcomes() {
     assert_eq!((t.caught, t.escapes, t.overkills, t.passes), (2, 1, 1, 2));
     assert_eq!(t.caught_by_chance, 1);
     assert_eq!((t.escape_rate, t.overkill_rate), (1.0 / 3.0, 1.0 / 3.0));
-    assert_eq!(t.entries()[0], ("total", 6.0));
 }
 
 #[test]
@@ -130,19 +129,25 @@ fn many_images_across_tasks_sum_alike() {
 }
 
 #[test]
-fn index_sets_and_masks_are_checked() {
+fn label_and_image_sets_are_masks_or_indices() {
     use crate::columns::Column;
-    let idx = [2_i64, 0, 2];
-    assert_eq!(
-        index_set("reject_labels", Column::Wide(&idx), 3).unwrap(),
-        vec![true, false, true]
-    );
-    let bad = [3_i64];
-    let err = index_set("reject_labels", Column::Wide(&bad), 3).unwrap_err();
+    let ds_owned = owned();
+    let ds = ds_owned.dataset(2).unwrap();
+    let (idx, bad) = ([1_i64, 1], [2_i64]);
+    let (reject, skip) =
+        decision_masks(&ds, Some(Items::Indices(Column::Wide(&idx))), None).unwrap();
+    assert_eq!((reject, skip), (vec![false, true], vec![]));
+    let err = decision_masks(&ds, Some(Items::Indices(Column::Wide(&bad))), None).unwrap_err();
     assert_eq!(
         err.0,
-        "reject_labels[0]: 3 is out of range (expected 0 <= index < 3)"
+        "reject_labels[0]: 2 is out of range (expected 0 <= index < 2)"
     );
-    assert!(check_mask("skip_images", &[true], 2).is_err());
-    assert!(check_mask("skip_images", &[true, false], 2).is_ok());
+    let err = decision_masks(&ds, None, Some(Items::Mask(&[true]))).unwrap_err();
+    assert_eq!(
+        err.0,
+        "skip_images: expected 6 booleans (or indices), got 1"
+    );
+    let (reject, skip) =
+        decision_masks(&ds, None, Some(Items::Indices(Column::Wide(&[])))).unwrap();
+    assert_eq!((reject, skip), (vec![true, true], vec![false; 6]));
 }
