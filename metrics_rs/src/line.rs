@@ -22,9 +22,21 @@ pub struct Decision<'a> {
     pub reject: &'a [bool],
     /// Per image: left out; empty when none is.
     pub skip: &'a [bool],
+    /// `reject` as bits, where there are at most 128 labels.
+    reject_bits: u128,
 }
 
-impl Decision<'_> {
+impl<'a> Decision<'a> {
+    pub fn new(reject: &'a [bool], skip: &'a [bool]) -> Self {
+        let reject_bits = (reject.iter().take(128).enumerate())
+            .fold(0, |bits, (c, &r)| bits | u128::from(r) << c);
+        Decision {
+            reject,
+            skip,
+            reject_bits,
+        }
+    }
+
     #[inline]
     fn skipped(&self, img: usize) -> bool {
         self.skip.get(img).copied().unwrap_or(false)
@@ -50,6 +62,8 @@ pub struct LineCounts {
     pub per_label: Vec<[i64; 3]>,
     /// Per label, for the image at hand: bit 0 an annotation, bit 1 a kept prediction.
     seen: Vec<u8>,
+    /// The labels flagged in `seen`, each once.
+    touched: Vec<usize>,
 }
 
 impl LineCounts {
@@ -75,8 +89,9 @@ impl LineCounts {
     }
 
     /// Counts image `img`: its annotations' labels and which of them were taken by a kept
-    /// prediction (IoU >= τ, any label), and its kept predictions' labels.
-    #[inline]
+    /// prediction (IoU >= τ, any label), and its kept predictions' labels. Never inlined:
+    /// inlined into `match_image` it made the compiler leave the matching's hot loop slower.
+    #[inline(never)]
     pub fn image(
         &mut self,
         decision: &Decision<'_>,
@@ -91,34 +106,86 @@ impl LineCounts {
                 by_chance: false,
             };
         }
-        let reject = decision.reject;
-        let actual = gt_labels.iter().any(|&c| reject[c]);
-        let called = kept_labels.iter().any(|&c| reject[c]);
-        let outcome = outcome(actual, called);
-        let seen_defect = || (gt_labels.iter().zip(taken)).any(|(&c, &t)| t && reject[c]);
-        let by_chance = outcome == CAUGHT && !seen_defect();
+        let (actual, called, seen_defect) = if self.per_label.len() <= 128 {
+            self.flags_as_bits(decision, gt_labels, taken, kept_labels)
+        } else {
+            self.flags_as_bytes(decision, gt_labels, taken, kept_labels)
+        };
+        let code = outcome(actual, called);
+        let by_chance = code == CAUGHT && !seen_defect;
         self.total += 1;
-        self.outcomes[outcome as usize] += 1;
+        self.outcomes[code as usize] += 1;
         self.caught_by_chance += i64::from(by_chance);
-        self.count_labels(gt_labels, kept_labels);
-        ImageLine { outcome, by_chance }
+        ImageLine {
+            outcome: code,
+            by_chance,
+        }
     }
 
-    /// Per label: this image's outcome for each label it has an annotation or a prediction of.
+    /// Up to 128 labels: the image's labels as bit sets (no memory touched per box). Counts
+    /// the per-label outcomes; returns actually NG, called NG and whether a defect was taken.
     #[inline]
-    fn count_labels(&mut self, gt_labels: &[usize], kept_labels: &[usize]) {
-        for &c in gt_labels {
-            self.seen[c] |= 1;
+    fn flags_as_bits(
+        &mut self,
+        decision: &Decision<'_>,
+        gt_labels: &[usize],
+        taken: &[bool],
+        kept_labels: &[usize],
+    ) -> (bool, bool, bool) {
+        let (mut gt, mut kept, mut hit) = (0_u128, 0_u128, 0_u128);
+        for (&c, &t) in gt_labels.iter().zip(taken) {
+            gt |= 1 << c;
+            hit |= u128::from(t) << c;
         }
         for &c in kept_labels {
-            self.seen[c] |= 2;
+            kept |= 1 << c;
         }
-        for &c in gt_labels.iter().chain(kept_labels) {
+        let mut labels = gt | kept;
+        while labels != 0 {
+            let c = labels.trailing_zeros() as usize;
+            labels &= labels - 1;
+            let code = outcome(gt >> c & 1 == 1, kept >> c & 1 == 1);
+            self.per_label[c][code as usize] += 1;
+        }
+        let r = decision.reject_bits;
+        (gt & r != 0, kept & r != 0, hit & r != 0)
+    }
+
+    /// More labels: the same with a flag byte per label, cleared after the image.
+    fn flags_as_bytes(
+        &mut self,
+        decision: &Decision<'_>,
+        gt_labels: &[usize],
+        taken: &[bool],
+        kept_labels: &[usize],
+    ) -> (bool, bool, bool) {
+        let reject = decision.reject;
+        let (mut actual, mut seen_defect) = (false, false);
+        for (&c, &t) in gt_labels.iter().zip(taken) {
+            self.flag(c, 1);
+            actual |= reject[c];
+            seen_defect |= t & reject[c];
+        }
+        let mut called = false;
+        for &c in kept_labels {
+            self.flag(c, 2);
+            called |= reject[c];
+        }
+        for &c in &self.touched {
             let flags = std::mem::take(&mut self.seen[c]);
-            if flags != 0 {
-                self.per_label[c][outcome(flags & 1 != 0, flags & 2 != 0) as usize] += 1;
-            }
+            self.per_label[c][outcome(flags & 1 != 0, flags & 2 != 0) as usize] += 1;
         }
+        self.touched.clear();
+        (actual, called, seen_defect)
+    }
+
+    #[inline(always)]
+    fn flag(&mut self, label: usize, bit: u8) {
+        let flags = &mut self.seen[label];
+        if *flags == 0 {
+            self.touched.push(label);
+        }
+        *flags |= bit;
     }
 
     /// Per label: caught, escape, overkill and pass, row-major `num_labels x 4`.
@@ -146,15 +213,11 @@ impl LineCounts {
     }
 }
 
-/// The outcome of truth `actual` (NG) and decision `called` (NG).
-#[inline]
+/// The outcome of truth `actual` (NG) and decision `called` (NG), without a branch:
+/// CAUGHT 0, ESCAPE 1, OVERKILL 2, PASS 3.
+#[inline(always)]
 fn outcome(actual: bool, called: bool) -> i8 {
-    match (actual, called) {
-        (true, true) => CAUGHT,
-        (true, false) => ESCAPE,
-        (false, true) => OVERKILL,
-        (false, false) => PASS,
-    }
+    2 * i8::from(!actual) + i8::from(!called)
 }
 
 /// The ten totals of the line decision, under the names the portal stores them by.

@@ -113,7 +113,7 @@ mod tests {
             (vec![], vec![(A, 0, 0.7)]),
             (vec![], vec![]),
         ]);
-        let decision = Decision { reject, skip: &[] };
+        let decision = Decision::new(reject, &[]);
         LineCurve::new(&owned.dataset(2).unwrap(), &decision)
     }
 

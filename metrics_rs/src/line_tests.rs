@@ -28,7 +28,7 @@ fn run(owned: &Owned, reject: &[bool], skip: &[bool]) -> Evaluation {
         iou: 0.5,
         low: 0.5,
     };
-    evaluate_lines(&ds, &th, &Decision { reject, skip })
+    evaluate_lines(&ds, &th, &Decision::new(reject, skip))
 }
 
 #[test]
@@ -150,4 +150,41 @@ fn label_and_image_sets_are_masks_or_indices() {
     let (reject, skip) =
         decision_masks(&ds, None, Some(Items::Indices(Column::Wide(&[])))).unwrap();
     assert_eq!((reject, skip), (vec![true, true], vec![false; 6]));
+}
+
+#[test]
+fn more_than_128_labels_count_alike() {
+    // Labels 0 and 129 (the byte flags): caught by label 129 only, label 0 escapes.
+    let owned = Owned::new(&[
+        (vec![(A, 0), (FAR, 129)], vec![(FAR, 129, 0.9), (A, 5, 0.1)]),
+        (vec![], vec![]),
+    ]);
+    let ds = owned.dataset(130).unwrap();
+    let labels = vec![0.5; 130];
+    let th = Thresholds {
+        labels: &labels,
+        iou: 0.5,
+        low: 0.5,
+    };
+    let mut reject = vec![false; 130];
+    reject[0] = true;
+    let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
+    assert_eq!(
+        (ev.image_outcome[0], ev.image_by_chance[0]),
+        (ESCAPE, false)
+    );
+    reject[129] = true;
+    let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
+    assert_eq!(
+        (ev.image_outcome[0], ev.image_by_chance[0]),
+        (CAUGHT, false)
+    );
+    let per = ev.lines.label_outcomes();
+    assert_eq!(per[..4], [0, 1, 0, 1]);
+    assert_eq!(per[129 * 4..], [1, 0, 0, 1]);
+    assert_eq!(per[5 * 4..6 * 4], [0, 0, 0, 2]);
+    reject[129] = false;
+    reject[5] = true;
+    let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
+    assert_eq!(ev.image_outcome, vec![ESCAPE, PASS]);
 }

@@ -91,10 +91,7 @@ pub fn descending_key(score: f64) -> u64 {
 /// image is skipped.
 pub fn evaluate(ds: &Dataset<'_>, th: &Thresholds<'_>) -> Evaluation {
     let reject = vec![true; ds.num_labels];
-    let decision = Decision {
-        reject: &reject,
-        skip: &[],
-    };
+    let decision = Decision::new(&reject, &[]);
     evaluate_lines(ds, th, &decision)
 }
 

@@ -88,7 +88,7 @@ run_pyfunction! {
                 iou: iou_threshold,
                 low: low_overlap_threshold,
             };
-            let decision = Decision { reject: &reject, skip: &skip };
+            let decision = Decision::new(&reject, &skip);
             Ok((matching::evaluate_lines(&ds, &th, &decision), ds.gt_count()))
         })?;
         PyEvaluation::new(py, ev, gt_count)
@@ -127,7 +127,7 @@ run_pyfunction! {
             let ds = Dataset::new(gt, pred, num_labels)?;
             input::check_overlaps(iou_threshold, low_overlap_threshold)?;
             let (reject, skip) = line::decision_masks(&ds, reject, skip)?;
-            let decision = Decision { reject: &reject, skip: &skip };
+            let decision = Decision::new(&reject, &skip);
             let lines = LineCurve::new(&ds, &decision);
             let core = Sweep::new(&ds, iou_threshold, low_overlap_threshold);
             let counts = core.counts(&grid);
