@@ -43,6 +43,40 @@ impl<'a> Decision<'a> {
     }
 }
 
+/// A method counting one image's per-label outcomes with the labels as bit sets of `$bits`
+/// (no memory touched per box); it returns actually NG, called NG and whether a reject-label
+/// annotation was taken.
+macro_rules! flags_as_bits {
+    ($(#[$doc:meta])* $name:ident, $bits:ty) => {
+        $(#[$doc])*
+        #[inline]
+        fn $name(
+            &mut self,
+            reject: $bits,
+            gt_labels: &[usize],
+            taken: &[bool],
+            kept_labels: &[usize],
+        ) -> (bool, bool, bool) {
+            let (mut gt, mut kept, mut hit): ($bits, $bits, $bits) = (0, 0, 0);
+            for (&c, &t) in gt_labels.iter().zip(taken) {
+                gt |= 1 << c;
+                hit |= <$bits>::from(t) << c;
+            }
+            for &c in kept_labels {
+                kept |= 1 << c;
+            }
+            let mut labels = gt | kept;
+            while labels != 0 {
+                let c = labels.trailing_zeros() as usize;
+                labels &= labels - 1;
+                let code = outcome(gt >> c & 1 == 1, kept >> c & 1 == 1);
+                self.per_label[c][code as usize] += 1;
+            }
+            (gt & reject != 0, kept & reject != 0, hit & reject != 0)
+        }
+    };
+}
+
 /// What one image was: its outcome code and whether it was caught by chance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageLine {
@@ -106,8 +140,14 @@ impl LineCounts {
                 by_chance: false,
             };
         }
-        let (actual, called, seen_defect) = if self.per_label.len() <= 128 {
-            self.flags_as_bits(decision, gt_labels, taken, kept_labels)
+        let labels = self.per_label.len();
+        let (actual, called, seen_defect) = if labels <= 64 {
+            // The low word of the mask: a variable shift of a u128 costs several
+            // instructions per box, of a u64 one.
+            let reject = decision.reject_bits as u64;
+            self.flags_as_u64(reject, gt_labels, taken, kept_labels)
+        } else if labels <= 128 {
+            self.flags_as_u128(decision.reject_bits, gt_labels, taken, kept_labels)
         } else {
             self.flags_as_bytes(decision, gt_labels, taken, kept_labels)
         };
@@ -122,34 +162,16 @@ impl LineCounts {
         }
     }
 
-    /// Up to 128 labels: the image's labels as bit sets (no memory touched per box). Counts
-    /// the per-label outcomes; returns actually NG, called NG and whether a defect was taken.
-    #[inline]
-    fn flags_as_bits(
-        &mut self,
-        decision: &Decision<'_>,
-        gt_labels: &[usize],
-        taken: &[bool],
-        kept_labels: &[usize],
-    ) -> (bool, bool, bool) {
-        let (mut gt, mut kept, mut hit) = (0_u128, 0_u128, 0_u128);
-        for (&c, &t) in gt_labels.iter().zip(taken) {
-            gt |= 1 << c;
-            hit |= u128::from(t) << c;
-        }
-        for &c in kept_labels {
-            kept |= 1 << c;
-        }
-        let mut labels = gt | kept;
-        while labels != 0 {
-            let c = labels.trailing_zeros() as usize;
-            labels &= labels - 1;
-            let code = outcome(gt >> c & 1 == 1, kept >> c & 1 == 1);
-            self.per_label[c][code as usize] += 1;
-        }
-        let r = decision.reject_bits;
-        (gt & r != 0, kept & r != 0, hit & r != 0)
-    }
+    flags_as_bits!(
+        /// Up to 64 labels (the usual case): the image's labels as one-word bit sets.
+        flags_as_u64,
+        u64
+    );
+    flags_as_bits!(
+        /// Up to 128 labels: the image's labels as two-word bit sets.
+        flags_as_u128,
+        u128
+    );
 
     /// More labels: the same with a flag byte per label, cleared after the image.
     fn flags_as_bytes(

@@ -188,3 +188,29 @@ fn more_than_128_labels_count_alike() {
     let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
     assert_eq!(ev.image_outcome, vec![ESCAPE, PASS]);
 }
+
+#[test]
+fn between_64_and_128_labels_count_alike() {
+    // Labels 0 and 99 (the two-word bit sets): caught by label 99 only, label 0 escapes.
+    let owned = Owned::new(&[
+        (vec![(A, 0), (FAR, 99)], vec![(FAR, 99, 0.9), (A, 5, 0.1)]),
+        (vec![], vec![]),
+    ]);
+    let ds = owned.dataset(100).unwrap();
+    let labels = vec![0.5; 100];
+    let th = Thresholds {
+        labels: &labels,
+        iou: 0.5,
+        low: 0.5,
+    };
+    let mut reject = vec![false; 100];
+    reject[0] = true;
+    let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
+    assert_eq!(ev.image_outcome, vec![ESCAPE, PASS]);
+    reject[99] = true;
+    let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
+    assert_eq!(ev.image_outcome, vec![CAUGHT, PASS]);
+    let per = ev.lines.label_outcomes();
+    assert_eq!(per[..4], [0, 1, 0, 1]);
+    assert_eq!(per[99 * 4..], [1, 0, 0, 1]);
+}
