@@ -169,6 +169,11 @@ class Evaluation(_Scores[float]):
         "has an annotation of the label" as truth and "has a kept prediction of it" as the
         decision (the reject set ignored); each row sums to ``line_totals["total"]``."""
     @property
+    def label_by_chance(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: per label, images caught by that label (as in
+        ``label_outcomes``) none of whose annotations of the label was taken by a kept
+        prediction (IoU >= τ, any label)."""
+    @property
     def line_totals(self) -> LineTotals:
         """The ten totals of the line decision (a new dict at each access)."""
 

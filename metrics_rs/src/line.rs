@@ -72,6 +72,11 @@ macro_rules! flags_as_bits {
                 let code = outcome(gt >> c & 1 == 1, kept >> c & 1 == 1);
                 self.per_label[c][code as usize] += 1;
             }
+            let mut chance = gt & kept & !hit;
+            while chance != 0 {
+                self.per_label[chance.trailing_zeros() as usize][3] += 1;
+                chance &= chance - 1;
+            }
             (gt & reject != 0, kept & reject != 0, hit & reject != 0)
         }
     };
@@ -92,9 +97,11 @@ pub struct LineCounts {
     /// Images per outcome code: caught, escape, overkill, pass.
     pub outcomes: [i64; 4],
     pub caught_by_chance: i64,
-    /// Per label: images caught, escaped, overkilled (pass is the rest of `total`).
-    pub per_label: Vec<[i64; 3]>,
-    /// Per label, for the image at hand: bit 0 an annotation, bit 1 a kept prediction.
+    /// Per label: images caught, escaped, overkilled (pass is the rest of `total`), and
+    /// caught with none of the label's annotations taken (by chance).
+    pub per_label: Vec<[i64; 4]>,
+    /// Per label, for the image at hand: bit 0 an annotation, bit 1 a kept prediction, bit 2
+    /// an annotation taken.
     seen: Vec<u8>,
     /// The labels flagged in `seen`, each once.
     touched: Vec<usize>,
@@ -103,7 +110,7 @@ pub struct LineCounts {
 impl LineCounts {
     pub fn new(num_labels: usize) -> Self {
         LineCounts {
-            per_label: vec![[0; 3]; num_labels],
+            per_label: vec![[0; 4]; num_labels],
             seen: vec![0; num_labels],
             ..LineCounts::default()
         }
@@ -184,7 +191,7 @@ impl LineCounts {
         let reject = decision.reject;
         let (mut actual, mut seen_defect) = (false, false);
         for (&c, &t) in gt_labels.iter().zip(taken) {
-            self.flag(c, 1);
+            self.flag(c, 1 | u8::from(t) << 2);
             actual |= reject[c];
             seen_defect |= t & reject[c];
         }
@@ -195,7 +202,9 @@ impl LineCounts {
         }
         for &c in &self.touched {
             let flags = std::mem::take(&mut self.seen[c]);
-            self.per_label[c][outcome(flags & 1 != 0, flags & 2 != 0) as usize] += 1;
+            let row = &mut self.per_label[c];
+            row[outcome(flags & 1 != 0, flags & 2 != 0) as usize] += 1;
+            row[3] += i64::from(flags == 3);
         }
         self.touched.clear();
         (actual, called, seen_defect)
@@ -213,8 +222,14 @@ impl LineCounts {
     /// Per label: caught, escape, overkill and pass, row-major `num_labels x 4`.
     pub fn label_outcomes(&self) -> Vec<i64> {
         let rows = self.per_label.iter();
-        rows.flat_map(|&[c, e, o]| [c, e, o, self.total - c - e - o])
+        rows.flat_map(|&[c, e, o, _]| [c, e, o, self.total - c - e - o])
             .collect()
+    }
+
+    /// Per label: images caught by that label (annotated and predicted) none of whose
+    /// annotations of the label was taken by a kept prediction.
+    pub fn label_by_chance(&self) -> Vec<i64> {
+        self.per_label.iter().map(|row| row[3]).collect()
     }
 
     /// The run's totals (SPEC §9), rates NaN for 0/0.

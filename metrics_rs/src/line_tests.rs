@@ -214,3 +214,35 @@ fn between_64_and_128_labels_count_alike() {
     assert_eq!(per[..4], [0, 1, 0, 1]);
     assert_eq!(per[99 * 4..], [1, 0, 0, 1]);
 }
+
+#[test]
+fn per_label_caught_by_chance_counts_alike_in_the_three_widths() {
+    // Image 0: label `c` annotated at A, predicted far from it (caught by chance); image 1:
+    // predicted on it (caught, taken); image 2: label `c` annotated at A and FAR, the far one
+    // taken (caught, not by chance).
+    for labels in [2_i64, 100, 130] {
+        let (c, n) = (labels - 1, labels as usize);
+        let owned = Owned::new(&[
+            (vec![(A, c)], vec![(FAR, c, 0.9)]),
+            (vec![(A, c)], vec![(A, c, 0.9)]),
+            (vec![(A, c), (FAR, c)], vec![(FAR, c, 0.9)]),
+        ]);
+        let ds = owned.dataset(labels).unwrap();
+        let thresholds = vec![0.5; n];
+        let th = Thresholds {
+            labels: &thresholds,
+            iou: 0.5,
+            low: 0.5,
+        };
+        let reject = vec![true; n];
+        let ev = evaluate_lines(&ds, &th, &Decision::new(&reject, &[]));
+        let (chance, c) = (ev.lines.label_by_chance(), n - 1);
+        assert_eq!(
+            (chance[c], chance[..c].iter().sum::<i64>()),
+            (1, 0),
+            "{labels}"
+        );
+        assert_eq!(ev.lines.label_outcomes()[c * 4..], [3, 0, 0, 0], "{labels}");
+        assert_eq!(ev.lines.caught_by_chance, 1, "{labels}");
+    }
+}

@@ -66,6 +66,8 @@ pub struct PyEvaluation {
     image_by_chance: Py<PyArray1<bool>>,
     #[pyo3(get)]
     label_outcomes: Py<PyArray2<i64>>,
+    #[pyo3(get)]
+    label_by_chance: Py<PyArray1<i64>>,
     totals: LineTotals,
 }
 
@@ -80,6 +82,7 @@ impl PyEvaluation {
             image_outcome: vector(py, ev.image_outcome),
             image_by_chance: vector(py, ev.image_by_chance),
             label_outcomes: matrix(py, label_outcomes, (ev.num_labels, 4))?,
+            label_by_chance: vector(py, ev.lines.label_by_chance()),
             totals: ev.lines.totals(),
             matrix: matrix(py, ev.matrix, shape)?,
             pred_gt: vector(py, ev.pred_gt),

@@ -204,6 +204,7 @@ class LineDecision:
     outcomes: list[int]
     by_chance: list[bool]
     label_outcomes: list[list[int]]
+    label_by_chance: list[int]
     totals: dict[str, float]
 
 
@@ -213,6 +214,7 @@ def line_decision(
     """SPEC §9, literally, from the matching `result` of `images` (reference.evaluate's)."""
     outcomes, by_chance = [], []
     label_outcomes = [[0, 0, 0, 0] for _ in range(result.num_labels)]
+    label_by_chance = [0] * result.num_labels
     g = p = 0
     for index, (gts, preds) in enumerate(images):
         kept = [k for i, (_, k, _) in enumerate(preds) if result.pred_kind[p + i] != DROPPED]
@@ -229,8 +231,12 @@ def line_decision(
         outcomes.append(code)
         by_chance.append(code == CAUGHT and not seen)
         for c in range(result.num_labels):
-            label_outcomes[c][outcome(c in actual, c in kept)] += 1
-    return LineDecision(outcomes, by_chance, label_outcomes, line_totals(outcomes, by_chance))
+            code = outcome(c in actual, c in kept)
+            label_outcomes[c][code] += 1
+            taken = any(m and a == c for a, m in zip(actual, matched, strict=True))
+            label_by_chance[c] += code == CAUGHT and not taken
+    totals = line_totals(outcomes, by_chance)
+    return LineDecision(outcomes, by_chance, label_outcomes, label_by_chance, totals)
 
 
 def line_totals(outcomes: list[int], by_chance: list[bool]) -> dict[str, float]:

@@ -75,6 +75,7 @@ def test_evaluate_equals_the_reference(data, run):
     assert ev.image_outcome.tolist() == ref.outcomes
     assert ev.image_by_chance.tolist() == ref.by_chance
     assert ev.label_outcomes.tolist() == ref.label_outcomes
+    assert ev.label_by_chance.tolist() == ref.label_by_chance
     assert_same_totals(ev.line_totals, ref.totals)
 
 

@@ -188,15 +188,10 @@ def sweep_predictions(
 
 
 def line_results(
-    preds: stored.StoredPredictions,
-    gt: GroundTruth,
-    ev: metrics_rs.Evaluation,
-    labels: list[str],
-    per_label: dict[str, dict],
+    ev: metrics_rs.Evaluation, labels: list[str], per_label: dict[str, dict]
 ) -> dict[str, int | float | None]:
     """The line decision's ten totals; each label's own under "images" in `per_label`."""
-    by_chance = line.label_by_chance(preds, gt, ev, len(labels))
-    for name, images in line.per_label_outcomes(ev, by_chance, labels).items():
+    for name, images in line.per_label_outcomes(ev, labels).items():
         per_label[name]["images"] = images
     return line.totals_json(ev.line_totals)
 
@@ -217,7 +212,7 @@ def evaluate_predictions(
         ap = average_precision(preds, gt, n)
     matrix = np.asarray(ev.matrix, dtype=np.int64)
     overall, per_label, map50, map50_95 = summarise(labels, ev, ap)
-    totals = line_results(preds, gt, ev, labels, per_label)
+    totals = line_results(ev, labels, per_label)
     rows = _instance_rows(preds, gt, ev, n)
     return Evaluation(labels, matrix, overall, per_label, map50, map50_95, rows, totals)
 

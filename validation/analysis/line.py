@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,6 @@ TOTAL_KEYS = (
     "escape_rate",
     "overkill_rate",
 )
-DROPPED = 5
 
 
 def reject_mask(labels: Sequence[str], reject: Sequence[str]) -> np.ndarray:
@@ -47,7 +47,7 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def totals_json(totals: dict) -> dict[str, int | float | None]:
+def totals_json(totals: Mapping[str, Any]) -> dict[str, int | float | None]:
     """The crate's ten totals as stored: counts as ints, an undefined rate (NaN) as None."""
     values: dict[str, int | float | None] = {}
     for key in TOTAL_KEYS:
@@ -78,24 +78,13 @@ def outcome_totals(
     }
 
 
-def label_by_chance(preds, gt, ev, n: int) -> np.ndarray:
-    """Per label `c`: images with an annotation and a kept prediction `c` where no annotation
-    `c` was taken by a kept prediction (SPEC §9 caught by chance, label by label)."""
-    images = len(gt.offsets) - 1
-    gt_keys = np.repeat(np.arange(images), np.diff(gt.offsets)) * n + gt.labels
-    pred_image = np.repeat(np.arange(images), np.diff(preds.offsets))
-    kept = np.asarray(ev.pred_kind) != DROPPED
-    kept_keys = pred_image[kept] * n + preds.labels[kept].astype(np.int64)
-    hit_keys = gt_keys[np.asarray(ev.gt_pred) >= 0]
-    caught = np.intersect1d(gt_keys, kept_keys)
-    chance = np.setdiff1d(caught, hit_keys)
-    return np.bincount(chance % n, minlength=n) if n else np.zeros(0, dtype=np.int64)
-
-
-def per_label_outcomes(ev, by_chance: np.ndarray, labels: Sequence[str]) -> dict[str, dict]:
+def per_label_outcomes(ev, labels: Sequence[str]) -> dict[str, dict]:
     """Per label name: its ten totals (truth and decision by that label alone)."""
     rows = np.asarray(ev.label_outcomes).tolist()
+    chance = np.asarray(ev.label_by_chance).tolist()
     return {
-        name: outcome_totals(*row, int(chance))
-        for name, row, chance in zip(labels, rows, by_chance.tolist(), strict=True)
+        name: outcome_totals(caught, escapes, overkills, passes, by_chance)
+        for name, (caught, escapes, overkills, passes), by_chance in zip(
+            labels, rows, chance, strict=True
+        )
     }

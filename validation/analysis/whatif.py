@@ -134,7 +134,7 @@ def evaluate(run: InferenceRun, thresholds: Thresholds) -> WhatIf:
     )
     matrix = np.asarray(ev.matrix, dtype=np.int64)
     overall, per_label, map50, map50_95 = evaluation.summarise(data.labels, ev, data.ap)
-    totals = evaluation.line_results(data.preds, data.gt, ev, data.labels, per_label)
+    totals = evaluation.line_results(ev, data.labels, per_label)
     return WhatIf(
         thresholds=thresholds,
         data=data,
