@@ -19,7 +19,7 @@ index. The work runs without the GIL, over all cores.
 """
 
 from os import PathLike
-from typing import Final, Generic, TypeVar, final, type_check_only
+from typing import Final, Generic, TypedDict, TypeVar, final, type_check_only
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,6 +38,11 @@ __all__ = [
     "DUPLICATE",
     "BACKGROUND",
     "DROPPED",
+    "CAUGHT",
+    "ESCAPE",
+    "OVERKILL",
+    "PASS",
+    "SKIPPED",
 ]
 
 TRUE_POSITIVE: Final[int]
@@ -52,6 +57,34 @@ BACKGROUND: Final[int]
 """``pred_kind``: unmatched, overlapping no annotation with IoU >= τ (4)."""
 DROPPED: Final[int]
 """``pred_kind``: score below its label's confidence; in no cell (5)."""
+
+CAUGHT: Final[int]
+"""``image_outcome``: actually NG, called NG (0)."""
+ESCAPE: Final[int]
+"""``image_outcome``: actually NG, called OK (1)."""
+OVERKILL: Final[int]
+"""``image_outcome``: actually OK, called NG (2)."""
+PASS: Final[int]
+"""``image_outcome``: actually OK, called OK (3)."""
+SKIPPED: Final[int]
+"""``image_outcome``: left out by ``skip_images`` (-1); in no count."""
+
+@type_check_only
+class LineTotals(TypedDict):
+    """The line decision over a run (SPEC §9); skipped images are in none of these."""
+
+    total: int
+    actual_ng: int
+    actual_ok: int
+    caught: int
+    escapes: int
+    overkills: int
+    passes: int
+    caught_by_chance: int
+    escape_rate: float
+    """``escapes / actual_ng``; NaN for 0/0."""
+    overkill_rate: float
+    """``overkills / actual_ok``; NaN for 0/0."""
 
 _Micro = TypeVar("_Micro", float, NDArray[np.float64])
 
@@ -120,6 +153,29 @@ class Evaluation(_Scores[float]):
         """``(N,)``: the prediction that took the annotation, -1 when missed."""
     @property
     def num_labels(self) -> int: ...
+    @property
+    def image_outcome(self) -> NDArray[np.int8]:
+        """``(images,)``: CAUGHT, ESCAPE, OVERKILL, PASS, or SKIPPED (SPEC §9).
+
+        Actually NG: the image has an annotation with a reject label; called NG: it has a kept
+        prediction with a reject label."""
+    @property
+    def image_by_chance(self) -> NDArray[np.bool_]:
+        """``(images,)``: caught, yet none of its reject-label annotations was taken by a kept
+        prediction (IoU >= τ, any label): rejected for a box somewhere else."""
+    @property
+    def label_outcomes(self) -> NDArray[np.int64]:
+        """``(num_labels, 4)``: per label, images caught, escaped, overkilled and passed with
+        "has an annotation of the label" as truth and "has a kept prediction of it" as the
+        decision (the reject set ignored); each row sums to ``line_totals["total"]``."""
+    @property
+    def label_by_chance(self) -> NDArray[np.int64]:
+        """``(num_labels,)``: per label, images caught by that label (as in
+        ``label_outcomes``) none of whose annotations of the label was taken by a kept
+        prediction (IoU >= τ, any label)."""
+    @property
+    def line_totals(self) -> LineTotals:
+        """The ten totals of the line decision (a new dict at each access)."""
 
 def evaluate(
     gt_boxes: ArrayLike,
@@ -134,12 +190,22 @@ def evaluate(
     label_thresholds: ArrayLike,
     iou_threshold: float,
     low_overlap_threshold: float,
+    reject_labels: ArrayLike | None = None,
+    skip_images: ArrayLike | None = None,
 ) -> Evaluation:
-    """Match a whole run and build its confusion matrix (SPEC §4.1-4.5).
+    """Match a whole run, build its confusion matrix and decide each image OK or NG
+    (SPEC §4.1-4.5, §9), in one pass over the images.
 
     ``label_thresholds``: ``(num_labels,)`` confidence per label in [0, 1], already
     ``max(base, own)``; a prediction is kept iff ``score >= label_thresholds[label]``.
     Requires ``0 < iou_threshold <= low_overlap_threshold <= 1``.
+
+    Every image of the offsets counts in the line decision, those with no annotation and no
+    prediction included (an offset repeated), except the ``skip_images``.
+    ``reject_labels``: the labels that make a part NG, a ``(num_labels,)`` boolean mask or
+    label indices (an empty sequence: none); default every label. ``skip_images``: images
+    left out of the line decision (unreadable ones), a ``(images,)`` boolean mask or image
+    indices; default none. They change neither the matching nor the matrix.
     """
 
 def coco_ap(
@@ -182,6 +248,31 @@ class Sweep(_Scores[NDArray[np.float64]]):
     def threshold_for_precision(self, min_precision: float) -> NDArray[np.float64]:
         """Per label: the lowest confidence (a score of that label) whose precision is
         ``>= min_precision`` (in [0, 1]); NaN where none is."""
+    @property
+    def escapes(self) -> NDArray[np.int64]:
+        """``(T,)``: actually NG images called OK at each threshold (SPEC §9)."""
+    @property
+    def overkills(self) -> NDArray[np.int64]:
+        """``(T,)``: actually OK images called NG at each threshold."""
+    @property
+    def escape_rate(self) -> NDArray[np.float64]:
+        """``(T,)``: ``escapes / actual_ng``; NaN for 0/0."""
+    @property
+    def overkill_rate(self) -> NDArray[np.float64]:
+        """``(T,)``: ``overkills / actual_ok``; NaN for 0/0."""
+    @property
+    def actual_ng(self) -> int:
+        """Images with an annotation of a reject label (skipped images aside)."""
+    @property
+    def actual_ok(self) -> int:
+        """The other images counted."""
+    def confidence_for_escape_rate(self, max_escape_rate: float = 0.0) -> float:
+        """The recommended confidence for a target escape rate (in [0, 1]; default 0): the
+        highest confidence ``t`` in [0, 1], one for every label, whose escape rate is
+        ``<= max_escape_rate`` (so the lowest overkill among such uniform confidences). Exact,
+        not limited to ``thresholds``: 1, or the top reject-label score of an NG image. NaN
+        when no ``t`` reaches the target (an NG image without any reject-label prediction
+        escapes at every ``t``), or when no image is actually NG."""
 
 def sweep(
     gt_boxes: ArrayLike,
@@ -196,8 +287,11 @@ def sweep(
     iou_threshold: float,
     low_overlap_threshold: float,
     thresholds: ArrayLike | None = None,
+    reject_labels: ArrayLike | None = None,
+    skip_images: ArrayLike | None = None,
 ) -> Sweep:
-    """Precision, recall and F1 per label as functions of one confidence for every label.
+    """Precision, recall and F1 per label, and escape and overkill rates, as functions of one
+    confidence for every label.
 
     Exact: each value equals what :func:`evaluate` gives with
     ``label_thresholds = [t] * num_labels``. Predictions are visited highest score first, so
@@ -207,6 +301,8 @@ def sweep(
 
     ``thresholds``: confidences in [0, 1], any order; default the 101-point grid
     ``0.00, 0.01, ..., 1.00``. Pass ``np.unique(pred_scores)`` for every step of the curves.
+    ``reject_labels`` and ``skip_images`` as in :func:`evaluate`; the escape and overkill
+    rates at ``t`` equal :func:`evaluate`'s ``line_totals`` there.
     """
 
 def pair_boxes(

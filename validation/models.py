@@ -170,6 +170,11 @@ class InferenceRun(models.Model):
     recall = models.FloatField(null=True, blank=True)
     f1 = models.FloatField(null=True, blank=True)
     per_label = models.JSONField(default=dict, blank=True)
+    # SPEC §9: the labels that make a part NG, by name; empty means every label.
+    reject_labels = models.JSONField(_("reject labels"), default=list, blank=True)
+    # SPEC §9: the ten totals of the line decision (analysis.line.TOTAL_KEYS); empty until
+    # evaluated.
+    line_decision = models.JSONField(default=dict, blank=True)
     map50 = models.FloatField(null=True, blank=True)
     map50_95 = models.FloatField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,8 @@ mod coco_records;
 pub mod columns;
 pub mod geometry;
 pub mod input;
+pub mod line;
+pub mod line_sweep;
 pub mod matching;
 pub mod metrics;
 pub mod pairing;

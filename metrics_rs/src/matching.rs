@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use crate::input::Dataset;
+use crate::line::{Decision, LineCounts};
 
 #[path = "matching_image.rs"]
 mod image;
@@ -39,6 +40,12 @@ pub struct Evaluation {
     pub pred_iou: Vec<f64>,
     pub pred_kind: Vec<i8>,
     pub gt_pred: Vec<i64>,
+    /// Per image (SPEC §9): `line::CAUGHT`, `ESCAPE`, `OVERKILL`, `PASS` or `SKIPPED`.
+    pub image_outcome: Vec<i8>,
+    /// Per image: caught, and none of its reject-label annotations taken by a kept prediction.
+    pub image_by_chance: Vec<bool>,
+    /// The line decision's counts over the run.
+    pub lines: LineCounts,
 }
 
 impl Evaluation {
@@ -80,41 +87,67 @@ pub fn descending_key(score: f64) -> u64 {
     !ascending
 }
 
-/// Matches every image and fills the confusion matrix.
+/// Matches every image and fills the confusion matrix; every label is a reject label and no
+/// image is skipped.
 pub fn evaluate(ds: &Dataset<'_>, th: &Thresholds<'_>) -> Evaluation {
-    let (m, n) = (ds.num_pred(), ds.num_gt());
-    let cells = (ds.num_labels + 1) * (ds.num_labels + 2);
+    let reject = vec![true; ds.num_labels];
+    let decision = Decision::new(&reject, &[]);
+    evaluate_lines(ds, th, &decision)
+}
+
+/// Matches every image, fills the confusion matrix and decides each image OK or NG (SPEC §9),
+/// all in one pass. `decision.reject` has one value per label, `decision.skip` one per image
+/// or none.
+pub fn evaluate_lines(
+    ds: &Dataset<'_>,
+    th: &Thresholds<'_>,
+    decision: &Decision<'_>,
+) -> Evaluation {
+    let (m, n, images) = (ds.num_pred(), ds.num_gt(), ds.num_images());
+    let (labels, cells) = (ds.num_labels, (ds.num_labels + 1) * (ds.num_labels + 2));
     let mut out = Evaluation {
-        num_labels: ds.num_labels,
+        num_labels: labels,
         matrix: Vec::new(),
         pred_gt: vec![0; m],
         pred_iou: vec![0.0; m],
         pred_kind: vec![0; m],
         gt_pred: vec![UNMATCHED; n],
+        image_outcome: vec![0; images],
+        image_by_chance: vec![false; images],
+        lines: LineCounts::default(),
     };
-    // Each task counts its images' cells in a matrix of its own; the matrices are summed.
-    out.matrix = split_outputs(ds, &mut out)
+    // Each task counts its images' cells and outcomes on its own; the counts are summed.
+    let (matrix, lines) = split_outputs(ds, &mut out)
         .into_par_iter()
         .with_min_len(16)
         .fold(
-            || (Scratch::default(), vec![0_i64; cells]),
-            |(mut scratch, mut matrix), job| {
+            || {
+                (
+                    Scratch::default(),
+                    vec![0_i64; cells],
+                    LineCounts::new(labels),
+                )
+            },
+            |(mut scratch, mut matrix, mut lines), job| {
                 let mut cells = Cells {
                     counts: &mut matrix,
-                    labels: ds.num_labels,
+                    labels,
+                    lines: &mut lines,
+                    decision,
                 };
                 match_image(ds, th, &mut scratch, &mut cells, job);
-                (scratch, matrix)
+                (scratch, matrix, lines)
             },
         )
-        .map(|(_, matrix)| matrix)
+        .map(|(_, matrix, lines)| (matrix, lines))
         .reduce(
-            || vec![0_i64; cells],
-            |mut a, b| {
+            || (vec![0_i64; cells], LineCounts::new(labels)),
+            |(mut a, lines_a), (b, lines_b)| {
                 a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
+                (a, lines_a.merge(&lines_b))
             },
         );
+    (out.matrix, out.lines) = (matrix, lines);
     out
 }
 

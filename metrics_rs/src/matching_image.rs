@@ -9,22 +9,29 @@ use super::{
 };
 use crate::geometry::BoxSet;
 use crate::input::Dataset;
+use crate::line::{Decision, ImageLine, LineCounts};
 
 /// One image: its global index ranges and its share of the per-prediction and
 /// per-annotation outputs.
 pub(super) struct ImageOut<'o> {
+    img: usize,
     preds: Range<usize>,
     gts: Range<usize>,
     pred_gt: &'o mut [i64],
     pred_iou: &'o mut [f64],
     pred_kind: &'o mut [i8],
     gt_pred: &'o mut [i64],
+    outcome: &'o mut i8,
+    by_chance: &'o mut bool,
 }
 
-/// A task's confusion matrix: rows the labels then `{}`, columns the labels then BG, LOC.
+/// A task's confusion matrix (rows the labels then `{}`, columns the labels then BG, LOC)
+/// and line-decision counts.
 pub(super) struct Cells<'m> {
     pub(super) counts: &'m mut [i64],
     pub(super) labels: usize,
+    pub(super) lines: &'m mut LineCounts,
+    pub(super) decision: &'m Decision<'m>,
 }
 
 impl Cells<'_> {
@@ -81,7 +88,8 @@ pub(super) fn split_outputs<'o>(ds: &Dataset<'_>, out: &'o mut Evaluation) -> Ve
         &mut out.pred_kind[..],
     );
     let mut gp = &mut out.gt_pred[..];
-    for img in 0..ds.num_images() {
+    let lines = out.image_outcome.iter_mut().zip(&mut out.image_by_chance);
+    for (img, (outcome, by_chance)) in lines.enumerate() {
         let (preds, gts) = (ds.pred_range(img), ds.gt_range(img));
         let (np, ng) = (preds.len(), gts.len());
         let (a, rest) = std::mem::take(&mut pg).split_at_mut(np);
@@ -93,12 +101,15 @@ pub(super) fn split_outputs<'o>(ds: &Dataset<'_>, out: &'o mut Evaluation) -> Ve
         let (d, rest) = std::mem::take(&mut gp).split_at_mut(ng);
         gp = rest;
         jobs.push(ImageOut {
+            img,
             preds,
             gts,
             pred_gt: a,
             pred_iou: b,
             pred_kind: c,
             gt_pred: d,
+            outcome,
+            by_chance,
         });
     }
     jobs
@@ -126,6 +137,15 @@ pub(super) fn match_image(
     for (&taken, &label) in s.taken.iter().zip(&s.gt_labels) {
         cells.add(cells.labels, label, i64::from(!taken));
     }
+    // SPEC §9: the image's OK / NG decision, from what the matching left in `s`.
+    let ImageLine { outcome, by_chance } = (cells.lines).image(
+        cells.decision,
+        out.img,
+        &s.gt_labels,
+        &s.taken,
+        &s.kept_label,
+    );
+    (*out.outcome, *out.by_chance) = (outcome, by_chance);
 }
 
 /// A visited prediction's choice: the annotation (local index) and IoU it takes, if any,

@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use crate::coco;
 use crate::coco_files::{self, CocoArrays};
 use crate::input::{self, Dataset, InputError};
+use crate::line::{self, Decision};
+use crate::line_sweep::LineCurve;
 use crate::matching::{self, Thresholds};
 use crate::pairing::{self, Side};
 use crate::sweep::Sweep;
-use args::{BoxesArg, FloatsArg, IntsArg, RunArgs};
+use args::{BoxesArg, FloatsArg, IntsArg, ItemsArg, RunArgs};
 use results::{PyEvaluation, PySweep, matrix, vector};
 
 impl From<InputError> for PyErr {
@@ -67,20 +69,27 @@ run_pyfunction! {
         label_thresholds: &Bound<'py, PyAny>,
         iou_threshold: f64,
         low_overlap_threshold: f64,
+        reject_labels: Option<&Bound<'py, PyAny>> = None,
+        skip_images: Option<&Bound<'py, PyAny>> = None,
     ) -> PyResult<PyEvaluation> {
         let label_thresholds = FloatsArg::extract(label_thresholds, "label_thresholds")?;
+        let reject = ItemsArg::extract(reject_labels, "reject_labels")?;
+        let skip = ItemsArg::extract(skip_images, "skip_images")?;
         let (gt, pred) = run.views();
         let thresholds = label_thresholds.view();
+        let (reject, skip) = (reject.as_ref().map(ItemsArg::view), skip.as_ref().map(ItemsArg::view));
         let (ev, gt_count) = py.detach(|| -> Result<_, InputError> {
             let ds = Dataset::new(gt, pred, num_labels)?;
             let labels = input::check_label_thresholds(thresholds, ds.num_labels)?;
             input::check_overlaps(iou_threshold, low_overlap_threshold)?;
+            let (reject, skip) = line::decision_masks(&ds, reject, skip)?;
             let th = Thresholds {
                 labels: &labels,
                 iou: iou_threshold,
                 low: low_overlap_threshold,
             };
-            Ok((matching::evaluate(&ds, &th), ds.gt_count()))
+            let decision = Decision::new(&reject, &skip);
+            Ok((matching::evaluate_lines(&ds, &th, &decision), ds.gt_count()))
         })?;
         PyEvaluation::new(py, ev, gt_count)
     }
@@ -103,20 +112,28 @@ run_pyfunction! {
         iou_threshold: f64,
         low_overlap_threshold: f64,
         thresholds: Option<&Bound<'py, PyAny>> = None,
+        reject_labels: Option<&Bound<'py, PyAny>> = None,
+        skip_images: Option<&Bound<'py, PyAny>> = None,
     ) -> PyResult<PySweep> {
         let grid = match thresholds {
             Some(obj) => confidences(obj, "thresholds")?,
             None => (0..=100).map(|i| f64::from(i) / 100.0).collect(),
         };
+        let reject = ItemsArg::extract(reject_labels, "reject_labels")?;
+        let skip = ItemsArg::extract(skip_images, "skip_images")?;
         let (gt, pred) = run.views();
-        let (core, counts) = py.detach(|| -> Result<_, InputError> {
+        let (reject, skip) = (reject.as_ref().map(ItemsArg::view), skip.as_ref().map(ItemsArg::view));
+        let (core, counts, lines) = py.detach(|| -> Result<_, InputError> {
             let ds = Dataset::new(gt, pred, num_labels)?;
             input::check_overlaps(iou_threshold, low_overlap_threshold)?;
+            let (reject, skip) = line::decision_masks(&ds, reject, skip)?;
+            let decision = Decision::new(&reject, &skip);
+            let lines = LineCurve::new(&ds, &decision);
             let core = Sweep::new(&ds, iou_threshold, low_overlap_threshold);
             let counts = core.counts(&grid);
-            Ok((core, counts))
+            Ok((core, counts, lines))
         })?;
-        PySweep::new(py, core, grid, counts)
+        PySweep::new(py, core, grid, counts, lines)
     }
 }
 
@@ -212,5 +229,10 @@ fn metrics_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DUPLICATE", matching::DUPLICATE)?;
     m.add("BACKGROUND", matching::BACKGROUND)?;
     m.add("DROPPED", matching::DROPPED)?;
+    m.add("CAUGHT", line::CAUGHT)?;
+    m.add("ESCAPE", line::ESCAPE)?;
+    m.add("OVERKILL", line::OVERKILL)?;
+    m.add("PASS", line::PASS)?;
+    m.add("SKIPPED", line::SKIPPED)?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 use crate::columns::{Boxes, Column};
 use crate::input::{GroundTruth, Predictions};
+use crate::line::Items;
 
 pub(super) fn value_error(message: String) -> PyErr {
     PyValueError::new_err(message)
@@ -216,5 +217,46 @@ impl<'py> RunArgs<'py> {
             offsets: self.pred_offsets.view(),
         };
         (gt, pred)
+    }
+}
+
+/// A set of labels or images from Python: a boolean mask, or indices (an empty sequence is
+/// the empty set).
+pub(super) enum ItemsArg<'py> {
+    Mask(Vec<bool>),
+    Indices(IntsArg<'py>),
+}
+
+impl<'py> ItemsArg<'py> {
+    pub(super) fn extract(obj: Option<&Bound<'py, PyAny>>, name: &str) -> PyResult<Option<Self>> {
+        let Some(obj) = obj else {
+            return Ok(None);
+        };
+        let np = obj.py().import("numpy")?;
+        let array = np
+            .call_method1("asarray", (obj,))
+            .map_err(|e| value_error(format!("{name}: not an array ({e})")))?;
+        let ndim: usize = array.getattr("ndim")?.extract()?;
+        if ndim != 1 {
+            return Err(shape_error(name, "a 1-D array", &array));
+        }
+        let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
+        let size: usize = array.getattr("size")?.extract()?;
+        if kind == "b" {
+            return Ok(Some(Self::Mask(array.call_method0("tolist")?.extract()?)));
+        }
+        let array = if size == 0 {
+            np.call_method1("zeros", (0, np.getattr("int64")?))?
+        } else {
+            array
+        };
+        Ok(Some(Self::Indices(IntsArg::extract(&array, name)?)))
+    }
+
+    pub(super) fn view(&self) -> Items<'_> {
+        match self {
+            Self::Mask(mask) => Items::Mask(mask),
+            Self::Indices(indices) => Items::Indices(indices.view()),
+        }
     }
 }

@@ -2,8 +2,11 @@
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::input;
+use crate::line::LineTotals;
+use crate::line_sweep::{LineCurve, LineCurves};
 use crate::matching::Evaluation;
 use crate::metrics::Scores;
 use crate::sweep::{Curves, Sweep};
@@ -57,6 +60,15 @@ pub struct PyEvaluation {
     micro_f1: f64,
     #[pyo3(get)]
     num_labels: usize,
+    #[pyo3(get)]
+    image_outcome: Py<PyArray1<i8>>,
+    #[pyo3(get)]
+    image_by_chance: Py<PyArray1<bool>>,
+    #[pyo3(get)]
+    label_outcomes: Py<PyArray2<i64>>,
+    #[pyo3(get)]
+    label_by_chance: Py<PyArray1<i64>>,
+    totals: LineTotals,
 }
 
 impl PyEvaluation {
@@ -65,7 +77,13 @@ impl PyEvaluation {
         let (tp, pred_count) = (ev.tp(), ev.pred_count());
         let scores = Scores::new(&tp, &pred_count, &gt_count);
         let shape = (ev.rows(), ev.cols());
+        let label_outcomes = ev.lines.label_outcomes();
         Ok(PyEvaluation {
+            image_outcome: vector(py, ev.image_outcome),
+            image_by_chance: vector(py, ev.image_by_chance),
+            label_outcomes: matrix(py, label_outcomes, (ev.num_labels, 4))?,
+            label_by_chance: vector(py, ev.lines.label_by_chance()),
+            totals: ev.lines.totals(),
             matrix: matrix(py, ev.matrix, shape)?,
             pred_gt: vector(py, ev.pred_gt),
             pred_iou: vector(py, ev.pred_iou),
@@ -87,6 +105,27 @@ impl PyEvaluation {
 
 #[pymethods]
 impl PyEvaluation {
+    #[getter]
+    fn line_totals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let t = &self.totals;
+        let d = PyDict::new(py);
+        for (key, n) in [
+            ("total", t.total),
+            ("actual_ng", t.actual_ng),
+            ("actual_ok", t.actual_ok),
+            ("caught", t.caught),
+            ("escapes", t.escapes),
+            ("overkills", t.overkills),
+            ("passes", t.passes),
+            ("caught_by_chance", t.caught_by_chance),
+        ] {
+            d.set_item(key, n)?;
+        }
+        d.set_item("escape_rate", t.escape_rate)?;
+        d.set_item("overkill_rate", t.overkill_rate)?;
+        Ok(d)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "Evaluation(num_labels={}, predictions={}, annotations={})",
@@ -121,6 +160,19 @@ pub struct PySweep {
     micro_recall: Py<PyArray1<f64>>,
     #[pyo3(get)]
     micro_f1: Py<PyArray1<f64>>,
+    lines: LineCurve,
+    #[pyo3(get)]
+    escapes: Py<PyArray1<i64>>,
+    #[pyo3(get)]
+    overkills: Py<PyArray1<i64>>,
+    #[pyo3(get)]
+    escape_rate: Py<PyArray1<f64>>,
+    #[pyo3(get)]
+    overkill_rate: Py<PyArray1<f64>>,
+    #[pyo3(get)]
+    actual_ng: i64,
+    #[pyo3(get)]
+    actual_ok: i64,
 }
 
 impl PySweep {
@@ -130,8 +182,10 @@ impl PySweep {
         core: Sweep,
         grid: Vec<f64>,
         (kept, tp): (Vec<i64>, Vec<i64>),
+        lines: LineCurve,
     ) -> PyResult<Self> {
         let curves = Curves::new(&kept, &tp, &core.gt_count, grid.len());
+        let line: LineCurves = lines.curves(&grid);
         let shape = (core.curves.len(), grid.len());
         Ok(PySweep {
             thresholds: vector(py, grid),
@@ -144,6 +198,13 @@ impl PySweep {
             micro_precision: vector(py, curves.micro.precision),
             micro_recall: vector(py, curves.micro.recall),
             micro_f1: vector(py, curves.micro.f1),
+            escapes: vector(py, line.escapes),
+            overkills: vector(py, line.overkills),
+            escape_rate: vector(py, line.escape_rate),
+            overkill_rate: vector(py, line.overkill_rate),
+            actual_ng: lines.actual_ng(),
+            actual_ok: lines.actual_ok(),
+            lines,
             core,
         })
     }
@@ -167,6 +228,12 @@ impl PySweep {
         input::check_confidence("min_precision", min_precision)?;
         let t = py.detach(|| self.core.threshold_for_precision(min_precision));
         Ok(t.into_pyarray(py))
+    }
+
+    #[pyo3(signature = (max_escape_rate = 0.0))]
+    fn confidence_for_escape_rate(&self, max_escape_rate: f64) -> PyResult<f64> {
+        input::check_confidence("max_escape_rate", max_escape_rate)?;
+        Ok(self.lines.confidence_for_escape_rate(max_escape_rate))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -12,6 +12,18 @@ from tests.conftest import running_worker
 from validation.models import InferenceRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+LINE_KEYS = (
+    "total",
+    "actual_ng",
+    "actual_ok",
+    "caught",
+    "escapes",
+    "overkills",
+    "passes",
+    "caught_by_chance",
+    "escape_rate",
+    "overkill_rate",
+)
 
 
 def test_a_label_confidence_below_the_base_is_refused_like_the_wizard(
@@ -74,6 +86,16 @@ def test_wait_json_follows_the_run_and_prints_its_results(
     assert result["columns"][-2:] == ["BG", "LOC"] and result["rows"][-1] == "{}"
     assert set(result["timing"]) >= {"load", "preprocess", "model", "match", "save", "total"}
     assert run.label_threshold_map() == {"dent": 0.5}
+    images = result["images"]
+    assert set(images) == {*LINE_KEYS, "reject_labels"} and images == {
+        **run.line_decision,
+        "reject_labels": run.labels,
+    }
+    assert (
+        images["total"]
+        == 12
+        == images["caught"] + images["escapes"] + images["overkills"] + images["passes"]
+    )
     assert "completed 12/12" in err.getvalue()
 
 

@@ -185,3 +185,73 @@ def pair_boxes(
             for row in ious:
                 row[c] = -1.0
     return sorted(pairs)
+
+
+CAUGHT, ESCAPE, OVERKILL, PASS, SKIPPED = 0, 1, 2, 3, -1
+
+
+def outcome(actual_ng: bool, called_ng: bool) -> int:
+    """SPEC §9: NG called NG is caught, NG called OK an escape, OK called NG an overkill."""
+    if actual_ng:
+        return CAUGHT if called_ng else ESCAPE
+    return OVERKILL if called_ng else PASS
+
+
+@dataclass
+class LineDecision:
+    """What metrics_rs.evaluate says of the line decision, as plain Python values."""
+
+    outcomes: list[int]
+    by_chance: list[bool]
+    label_outcomes: list[list[int]]
+    label_by_chance: list[int]
+    totals: dict[str, float]
+
+
+def line_decision(
+    images: list[Image], result: Result, reject: set[int], skipped: frozenset[int] = frozenset()
+) -> LineDecision:
+    """SPEC §9, literally, from the matching `result` of `images` (reference.evaluate's)."""
+    outcomes, by_chance = [], []
+    label_outcomes = [[0, 0, 0, 0] for _ in range(result.num_labels)]
+    label_by_chance = [0] * result.num_labels
+    g = p = 0
+    for index, (gts, preds) in enumerate(images):
+        kept = [k for i, (_, k, _) in enumerate(preds) if result.pred_kind[p + i] != DROPPED]
+        actual = [c for _, c in gts]
+        # §4: an annotation is matched iff a kept prediction took it (IoU >= τ, any label).
+        matched = [result.gt_pred[g + j] >= 0 for j in range(len(gts))]
+        g, p = g + len(gts), p + len(preds)
+        if index in skipped:
+            outcomes.append(SKIPPED)
+            by_chance.append(False)
+            continue
+        code = outcome(any(c in reject for c in actual), any(k in reject for k in kept))
+        seen = any(m and c in reject for c, m in zip(actual, matched, strict=True))
+        outcomes.append(code)
+        by_chance.append(code == CAUGHT and not seen)
+        for c in range(result.num_labels):
+            code = outcome(c in actual, c in kept)
+            label_outcomes[c][code] += 1
+            taken = any(m and a == c for a, m in zip(actual, matched, strict=True))
+            label_by_chance[c] += code == CAUGHT and not taken
+    totals = line_totals(outcomes, by_chance)
+    return LineDecision(outcomes, by_chance, label_outcomes, label_by_chance, totals)
+
+
+def line_totals(outcomes: list[int], by_chance: list[bool]) -> dict[str, float]:
+    """The ten totals of SPEC §9; a 0/0 rate is undefined (NaN)."""
+    caught, escapes = outcomes.count(CAUGHT), outcomes.count(ESCAPE)
+    overkills, passes = outcomes.count(OVERKILL), outcomes.count(PASS)
+    return {
+        "total": caught + escapes + overkills + passes,
+        "actual_ng": caught + escapes,
+        "actual_ok": overkills + passes,
+        "caught": caught,
+        "escapes": escapes,
+        "overkills": overkills,
+        "passes": passes,
+        "caught_by_chance": sum(by_chance),
+        "escape_rate": ratio(escapes, caught + escapes),
+        "overkill_rate": ratio(overkills, overkills + passes),
+    }

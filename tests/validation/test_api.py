@@ -36,6 +36,7 @@ RUN_KEYS = {
     "per_label",
     "map50",
     "map50_95",
+    "images",
     "timing",
     "skipped_images",
     "process",
@@ -58,6 +59,7 @@ SETTINGS_KEYS = {
     "confidences",
     "iou_threshold",
     "low_overlap_threshold",
+    "reject_labels",
     "score_floor",
     "device",
     "worker_device",
@@ -77,6 +79,7 @@ SUMMARY_KEYS = {
     "overall",
     "map50",
     "map50_95",
+    "images",
 }
 
 
@@ -172,6 +175,7 @@ def test_run_detail_has_exactly_the_documented_keys(api, run, world):
         "ap50_95",
         "annotations",
         "predictions",
+        "images",
     }
     assert doc["labels"] == LABELS and doc["matrix"] == MATRIX
     assert "焊接项目".encode() in response.content

@@ -56,6 +56,7 @@ def test_whatif_equals_a_fresh_evaluate_on_the_same_arrays(run, thresholds):
     )
     assert result.per_label == expected.per_label
     assert (result.map50, result.map50_95) == (expected.map50, expected.map50_95)
+    assert result.line_decision == expected.line_decision
 
 
 def test_whatif_at_the_runs_own_thresholds_changes_nothing(run):

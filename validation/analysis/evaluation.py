@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection, transaction
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 import metrics_rs
 from projects.models import Annotation
+from validation.analysis import line
 from validation.analysis import predictions as stored
 from validation.analysis.coco import metrics_summary
 from validation.models import InferenceRun, Instance
@@ -59,6 +61,8 @@ class Evaluation:
     map50: float | None
     map50_95: float | None
     instances: np.ndarray  # structured rows for Instance, see _instance_rows
+    # SPEC §9: the ten totals of the line decision (see line.TOTAL_KEYS).
+    line_decision: dict[str, int | float | None] = field(default_factory=dict)
 
 
 def axis_labels(model_labels: list[str], project_labels: list[str]) -> list[str]:
@@ -138,15 +142,22 @@ def crate_arrays(preds: stored.StoredPredictions, gt: GroundTruth) -> tuple[np.n
 
 
 def match_predictions(
-    preds: stored.StoredPredictions, gt: GroundTruth, labels: list[str], thresholds: Thresholds
+    preds: stored.StoredPredictions,
+    gt: GroundTruth,
+    labels: list[str],
+    thresholds: Thresholds,
+    reject: Sequence[str] = (),
 ) -> metrics_rs.Evaluation:
-    """The matching of the whole run at these thresholds (SPEC §4.1-4.4), one crate call."""
+    """The matching of the whole run at these thresholds and its line decision with these
+    reject labels (none: every label), skipped images left out (SPEC §4.1-4.4, §9)."""
     return metrics_rs.evaluate(
         *crate_arrays(preds, gt),
         num_labels=len(labels),
         label_thresholds=thresholds.vector(labels),
         iou_threshold=thresholds.iou,
         low_overlap_threshold=thresholds.low_overlap,
+        reject_labels=line.reject_mask(labels, reject),
+        skip_images=line.skip_mask(preds),
     )
 
 
@@ -176,23 +187,34 @@ def sweep_predictions(
     )
 
 
+def line_results(
+    ev: metrics_rs.Evaluation, labels: list[str], per_label: dict[str, dict]
+) -> dict[str, int | float | None]:
+    """The line decision's ten totals; each label's own under "images" in `per_label`."""
+    for name, images in line.per_label_outcomes(ev, labels).items():
+        per_label[name]["images"] = images
+    return line.totals_json(ev.line_totals)
+
+
 def evaluate_predictions(
     preds: stored.StoredPredictions,
     gt: GroundTruth,
     labels: list[str],
     thresholds: Thresholds,
     ap: np.ndarray | None = None,
+    reject: Sequence[str] = (),
 ) -> Evaluation:
-    """One call into metrics_rs for the whole run, then cells and metrics."""
+    """One call into metrics_rs for the whole run, then cells, metrics and line decision."""
     # AP does not depend on the thresholds: a caller holding it for these arrays passes it in.
     n = len(labels)
-    ev = match_predictions(preds, gt, labels, thresholds)
+    ev = match_predictions(preds, gt, labels, thresholds, reject)
     if ap is None:
         ap = average_precision(preds, gt, n)
     matrix = np.asarray(ev.matrix, dtype=np.int64)
     overall, per_label, map50, map50_95 = summarise(labels, ev, ap)
+    totals = line_results(ev, labels, per_label)
     rows = _instance_rows(preds, gt, ev, n)
-    return Evaluation(labels, matrix, overall, per_label, map50, map50_95, rows)
+    return Evaluation(labels, matrix, overall, per_label, map50, map50_95, rows, totals)
 
 
 _INSTANCE_DTYPE = np.dtype(
@@ -310,6 +332,7 @@ def result_fields(result: Evaluation) -> dict[str, object]:
         per_label=result.per_label,
         map50=result.map50,
         map50_95=result.map50_95,
+        line_decision=result.line_decision,
         evaluated_at=timezone.now(),
     )
 
@@ -329,7 +352,8 @@ def evaluate_stored_run(run: InferenceRun, thresholds: Thresholds | None = None)
     preds = stored.load(str(run.predictions_file.name))
     labels = run_axis_labels(run)
     gt = load_ground_truth(preds, labels)
-    return evaluate_predictions(preds, gt, labels, thresholds or Thresholds.of_run(run))
+    thresholds = thresholds or Thresholds.of_run(run)
+    return evaluate_predictions(preds, gt, labels, thresholds, reject=run.reject_labels)
 
 
 def timed(fn, *args, **kwargs):

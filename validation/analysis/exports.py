@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from validation.analysis import line
 from validation.analysis import predictions as stored
 from validation.analysis.evaluation import Thresholds, macro_averages
 from validation.models import InferenceRun, Instance
@@ -274,6 +275,14 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def line_decision(run: InferenceRun) -> dict | None:
+    """The run's line decision (SPEC §9): its ten totals and reject labels; None unevaluated."""
+    if not run.line_decision:
+        return None
+    totals = {key: run.line_decision.get(key) for key in line.TOTAL_KEYS}
+    return {**totals, "reject_labels": line.reject_names(list(run.labels), run.reject_labels)}
+
+
 def run_results(run: InferenceRun) -> dict:
     """The evaluation command's JSON keys plus the run id, status and timing breakdown."""
     labels = list(run.labels)
@@ -292,6 +301,7 @@ def run_results(run: InferenceRun) -> dict:
         },
         "map50": run.map50,
         "map50_95": run.map50_95,
+        "images": line_decision(run),
         "timing": run.timing,
         "skipped_images": run.skipped_images,
     }
@@ -319,6 +329,7 @@ def run_document(run: InferenceRun) -> dict:
                 "confidences": effective_confidences(run),
                 "iou_threshold": run.iou_threshold,
                 "low_overlap_threshold": run.low_overlap_threshold,
+                "reject_labels": line.reject_names(labels, run.reject_labels),
                 "score_floor": run.score_floor,
                 "device": run.device,
                 "worker_device": run.worker_device,

@@ -118,6 +118,8 @@ class WhatIf:
     pred_gt: np.ndarray
     pred_iou: np.ndarray
     gt_pred: np.ndarray
+    # SPEC §9: the ten totals of the line decision at these thresholds.
+    line_decision: dict[str, int | float | None] = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -127,9 +129,12 @@ class WhatIf:
 def evaluate(run: InferenceRun, thresholds: Thresholds) -> WhatIf:
     """Match the stored predictions again at these thresholds: matrix and metrics, no writes."""
     data = run_data(run)
-    ev = evaluation.match_predictions(data.preds, data.gt, data.labels, thresholds)
+    ev = evaluation.match_predictions(
+        data.preds, data.gt, data.labels, thresholds, run.reject_labels
+    )
     matrix = np.asarray(ev.matrix, dtype=np.int64)
     overall, per_label, map50, map50_95 = evaluation.summarise(data.labels, ev, data.ap)
+    totals = evaluation.line_results(ev, data.labels, per_label)
     return WhatIf(
         thresholds=thresholds,
         data=data,
@@ -144,6 +149,7 @@ def evaluate(run: InferenceRun, thresholds: Thresholds) -> WhatIf:
         pred_gt=np.asarray(ev.pred_gt),
         pred_iou=np.asarray(ev.pred_iou),
         gt_pred=np.asarray(ev.gt_pred),
+        line_decision=totals,
     )
 
 

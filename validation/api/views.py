@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from validation.analysis.exports import run_document, run_queryset
+from validation.analysis.exports import line_decision, run_document, run_queryset
 from validation.api.tokens import token_for
 from validation.models import ApiToken, InferenceRun
 from validation.views.access import parse_id, visible_runs
@@ -112,6 +112,7 @@ def run_summary(request: HttpRequest, run: InferenceRun) -> dict:
         "overall": {"precision": run.precision, "recall": run.recall, "f1": run.f1},
         "map50": run.map50,
         "map50_95": run.map50_95,
+        "images": line_decision(run),
     }
 
 

@@ -70,7 +70,7 @@ def save_as_new_run(run: InferenceRun, thresholds: Thresholds, user) -> Inferenc
     loaded = time.perf_counter()
     same = labels == data.labels and _same_ground_truth(gt, data.gt)
     result = evaluation.evaluate_predictions(
-        data.preds, gt, labels, thresholds, ap=data.ap if same else None
+        data.preds, gt, labels, thresholds, ap=data.ap if same else None, reject=run.reject_labels
     )
     matched = time.perf_counter()
     now = timezone.now()
@@ -93,6 +93,7 @@ def save_as_new_run(run: InferenceRun, thresholds: Thresholds, user) -> Inferenc
             images_total=run.images_total,
             images_done=run.images_done,
             skipped_images=run.skipped_images,
+            reject_labels=run.reject_labels,
             started_at=now,
         )
         save_label_confidences(new, thresholds.base, thresholds.per_label)

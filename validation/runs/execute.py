@@ -165,7 +165,10 @@ def finish(run: InferenceRun, preds, timing: dict, skipped: list, started: float
     rel = stored.save(run.pk, preds)
     labels = evaluation.run_axis_labels(run)
     gt = evaluation.load_ground_truth(preds, labels)
-    outcome = evaluation.evaluate_predictions(preds, gt, labels, evaluation.Thresholds.of_run(run))
+    thresholds = evaluation.Thresholds.of_run(run)
+    outcome = evaluation.evaluate_predictions(
+        preds, gt, labels, thresholds, reject=run.reject_labels
+    )
     t1 = time.perf_counter()
     timing = {**timing, "match": t1 - t0}
     with transaction.atomic():

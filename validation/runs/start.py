@@ -100,6 +100,7 @@ def start_run(
     iou_threshold: float,
     low_overlap_threshold: float,
     submission_token: str | None = None,
+    reject_labels: list[str] | None = None,  # SPEC §9, what makes a part NG; none: every label
 ) -> InferenceRun:
     """Create a run from validated settings and queue it once its row is committed."""
     if submission_token:
@@ -121,6 +122,7 @@ def start_run(
                 image_size=image_size,
                 iou_threshold=iou_threshold,
                 low_overlap_threshold=low_overlap_threshold,
+                reject_labels=list(reject_labels or []),
                 images_total=project.validation_images().count(),
             )
             if shardable(device, run.images_total):

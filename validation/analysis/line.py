@@ -1,0 +1,90 @@
+"""SPEC §9 as the portal keeps it: a run's reject labels as a mask, its line decision as JSON."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from validation.analysis import predictions as stored
+
+# The line decision's totals, in the order every output lists them.
+TOTAL_KEYS = (
+    "total",
+    "actual_ng",
+    "actual_ok",
+    "caught",
+    "escapes",
+    "overkills",
+    "passes",
+    "caught_by_chance",
+    "escape_rate",
+    "overkill_rate",
+)
+
+
+def reject_mask(labels: Sequence[str], reject: Sequence[str]) -> np.ndarray:
+    """Per axis label: whether it makes a part NG; no setting means every label (SPEC §9)."""
+    if not reject:
+        return np.ones(len(labels), dtype=bool)
+    chosen = set(reject)
+    return np.array([name in chosen for name in labels], dtype=bool)
+
+
+def reject_names(labels: Sequence[str], reject: Sequence[str]) -> list[str]:
+    """The reject labels by name, in axis order (every label when none is set)."""
+    return [name for name, r in zip(labels, reject_mask(labels, reject), strict=True) if r]
+
+
+def skip_mask(preds: stored.StoredPredictions) -> np.ndarray:
+    """Per image of the run: skipped (unreadable), so in no count of the line decision."""
+    return np.isin(preds.image_ids, preds.skipped_ids)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def totals_json(totals: Mapping[str, Any]) -> dict[str, int | float | None]:
+    """The crate's ten totals as stored: counts as ints, an undefined rate (NaN) as None."""
+    values: dict[str, int | float | None] = {}
+    for key in TOTAL_KEYS:
+        value = totals[key]
+        if key.endswith("_rate"):
+            values[key] = None if math.isnan(value) else float(value)
+        else:
+            values[key] = int(value)
+    return values
+
+
+def outcome_totals(
+    caught: int, escapes: int, overkills: int, passes: int, by_chance: int
+) -> dict[str, int | float | None]:
+    """The ten totals from the four outcome counts and the caught-by-chance count."""
+    actual_ng, actual_ok = caught + escapes, overkills + passes
+    return {
+        "total": actual_ng + actual_ok,
+        "actual_ng": actual_ng,
+        "actual_ok": actual_ok,
+        "caught": caught,
+        "escapes": escapes,
+        "overkills": overkills,
+        "passes": passes,
+        "caught_by_chance": by_chance,
+        "escape_rate": _rate(escapes, actual_ng),
+        "overkill_rate": _rate(overkills, actual_ok),
+    }
+
+
+def per_label_outcomes(ev, labels: Sequence[str]) -> dict[str, dict]:
+    """Per label name: its ten totals (truth and decision by that label alone)."""
+    rows = np.asarray(ev.label_outcomes).tolist()
+    chance = np.asarray(ev.label_by_chance).tolist()
+    return {
+        name: outcome_totals(caught, escapes, overkills, passes, by_chance)
+        for name, (caught, escapes, overkills, passes), by_chance in zip(
+            labels, rows, chance, strict=True
+        )
+    }
