@@ -40,6 +40,23 @@ Box = Sequence[float]
 # One prediction: (box x1, y1, x2, y2, model label index, score).
 Prediction = tuple[Box, int, float]
 
+# The line decision's ten keys as issue 16 fixes them, written out here rather than taken from
+# validation.analysis.line, so the outputs are checked against the issue, not against themselves.
+LINE_DECISION_KEYS = frozenset(
+    {
+        "total",
+        "actual_ng",
+        "actual_ok",
+        "caught",
+        "escapes",
+        "overkills",
+        "passes",
+        "caught_by_chance",
+        "escape_rate",
+        "overkill_rate",
+    }
+)
+
 
 def new_run(project: Project, model: DetectionModel, user=None, **fields) -> InferenceRun:
     """A run's row of the model's process with the usual settings; `fields` override them."""

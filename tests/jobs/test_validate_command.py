@@ -9,21 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.conftest import running_worker
+from tests.run_builders import LINE_DECISION_KEYS
 from validation.models import InferenceRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-LINE_KEYS = (
-    "total",
-    "actual_ng",
-    "actual_ok",
-    "caught",
-    "escapes",
-    "overkills",
-    "passes",
-    "caught_by_chance",
-    "escape_rate",
-    "overkill_rate",
-)
 
 
 def test_a_label_confidence_below_the_base_is_refused_like_the_wizard(
@@ -87,7 +76,7 @@ def test_wait_json_follows_the_run_and_prints_its_results(
     assert set(result["timing"]) >= {"load", "preprocess", "model", "match", "save", "total"}
     assert run.label_threshold_map() == {"dent": 0.5}
     images = result["images"]
-    assert set(images) == {*LINE_KEYS, "reject_labels"} and images == {
+    assert set(images) == {*LINE_DECISION_KEYS, "reject_labels"} and images == {
         **run.line_decision,
         "reject_labels": run.labels,
     }

@@ -50,18 +50,6 @@ PER_IMAGE = [
     [(ELSEWHERE, SCRATCH, 0.9)],
     [(ON_SCRATCH, SCRATCH, 0.1)],
 ]
-TOTAL_KEYS = {
-    "total",
-    "actual_ng",
-    "actual_ok",
-    "caught",
-    "escapes",
-    "overkills",
-    "passes",
-    "caught_by_chance",
-    "escape_rate",
-    "overkill_rate",
-}
 IMAGES = {
     "total": 6,
     "actual_ng": 3,
@@ -136,7 +124,7 @@ def assert_images(actual: dict, expected: dict) -> None:
 
 
 def test_the_run_stores_its_line_decision_and_per_label_outcomes(line_run):
-    assert set(line_run.line_decision) == TOTAL_KEYS
+    assert set(line_run.line_decision) == run_builders.LINE_DECISION_KEYS
     assert_images({**line_run.line_decision, "reject_labels": ["scratch", "crack"]}, IMAGES)
     for name, expected in PER_LABEL.items():
         assert_images(line_run.per_label[name]["images"], expected)
