@@ -179,11 +179,10 @@ class InferenceRun(models.Model):
     map50_95 = models.FloatField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
 
-    # Review: is this model fit for the production line?
+    # Sign-off (SPEC §9): is this model accepted for the production line?
     class Review(models.TextChoices):
         TO_REVIEW = "to_review", _("to review")
-        REVIEWED = "reviewed", _("reviewed")
-        APPROVED = "approved", _("approved for production")
+        APPROVED = "approved", _("accepted for the line")
         REJECTED = "rejected", _("rejected")
 
     review_status = models.CharField(
@@ -205,6 +204,9 @@ class InferenceRun(models.Model):
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     # Bumped by every saved review: a review form read at an older version is refused (409).
     review_version = models.PositiveIntegerField(_("review version"), default=0)
+    # What the decision was taken at, frozen with it: the line decision's totals and rates, F1,
+    # the thresholds and the reject labels (runs.review). Empty while the run is to review.
+    review_snapshot = models.JSONField(_("signed off at"), default=dict, blank=True)
     # Set on a run saved from a what-if on another run: thresholds changed, same predictions.
     derived_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_runs"
@@ -324,6 +326,39 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} r{self.row} c{self.col}"
+
+
+class ImageDecision(models.Model):
+    """One image's line decision in a run, at the run's thresholds (SPEC §9), as evaluated."""
+
+    class Outcome(models.IntegerChoices):
+        # Codes equal metrics_rs's image_outcome; skipped images (-1) get no row.
+        CAUGHT = 0, _("caught")
+        ESCAPE = 1, _("escape")
+        OVERKILL = 2, _("overkill")
+        PASS = 3, _("pass")
+
+    run = models.ForeignKey(
+        InferenceRun, on_delete=models.CASCADE, related_name="image_decisions", db_index=False
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+", db_index=False)
+    outcome = models.PositiveSmallIntegerField(choices=Outcome.choices)
+    # Caught, but none of its reject-label annotations was found: rejected for another box.
+    by_chance = models.BooleanField(default=False)
+    # Worst first within an outcome (analysis.line.image_rows): larger is worse.
+    severity = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["run", "outcome", "-severity", "image"]
+        indexes = [
+            models.Index(fields=["run", "outcome", "-severity", "image"], name="decision_outcome"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "image"], name="decision_run_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} image {self.image_id}"
 
 
 class RunShard(models.Model):

@@ -73,7 +73,7 @@ def test_plain_post_redirects_to_the_run(owner_client, world, run):
         ({"review_notes": "x", "version": 0}, "review_status"),
         (
             {
-                "review_status": "reviewed",
+                "review_status": "rejected",
                 "review_notes": "x" * (NOTES_MAX_LENGTH + 1),
                 "version": 0,
             },
@@ -175,7 +175,7 @@ def test_the_form_carries_the_review_version(client, world, run):
 
 
 def test_a_saved_review_bumps_the_version(member_client, world, run):
-    member_client.post(review_url(run), {"review_status": "reviewed", "version": 0}, **HTMX)
+    member_client.post(review_url(run), {"review_status": "rejected", "version": 0}, **HTMX)
 
     run.refresh_from_db()
     assert run.review_version == 1

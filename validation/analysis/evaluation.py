@@ -15,7 +15,7 @@ from projects.models import Annotation
 from validation.analysis import line
 from validation.analysis import predictions as stored
 from validation.analysis.coco import metrics_summary
-from validation.models import InferenceRun, Instance
+from validation.models import ImageDecision, InferenceRun, Instance
 
 MISSED = Instance.Kind.MISSED.value
 DROPPED = 5
@@ -63,6 +63,8 @@ class Evaluation:
     instances: np.ndarray  # structured rows for Instance, see _instance_rows
     # SPEC §9: the ten totals of the line decision (see line.TOTAL_KEYS).
     line_decision: dict[str, int | float | None] = field(default_factory=dict)
+    # SPEC §9 per image: structured rows of line.IMAGE_DTYPE, stored as ImageDecision.
+    images: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=line.IMAGE_DTYPE))
 
 
 def axis_labels(model_labels: list[str], project_labels: list[str]) -> list[str]:
@@ -214,7 +216,8 @@ def evaluate_predictions(
     overall, per_label, map50, map50_95 = summarise(labels, ev, ap)
     totals = line_results(ev, labels, per_label)
     rows = _instance_rows(preds, gt, ev, n)
-    return Evaluation(labels, matrix, overall, per_label, map50, map50_95, rows, totals)
+    images = line.image_rows(ev, preds, gt, labels, reject)
+    return Evaluation(labels, matrix, overall, per_label, map50, map50_95, rows, totals, images)
 
 
 _INSTANCE_DTYPE = np.dtype(
@@ -297,8 +300,6 @@ def write_instances(run_id: int, rows: np.ndarray) -> None:
     names: tuple[str, ...] = _INSTANCE_DTYPE.names or ()
     columns = ["run_id", *names]
     nullable_int = {"actual_label", "annotation_id", "prediction_index"}
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
 
     def column(name: str) -> list:
         values = rows[name].tolist()
@@ -310,6 +311,26 @@ def write_instances(run_id: int, rows: np.ndarray) -> None:
 
     cols = [column(name) for name in names]
     params = [(run_id, *vals) for vals in zip(*cols, strict=True)] if rows.size else []
+    _insert(table, columns, params)
+
+
+def write_image_decisions(run_id: int, rows: np.ndarray) -> None:
+    """Insert the run's per-image outcomes (line.image_rows), the same way as its instances."""
+    columns = ["run_id", "image_id", "outcome", "by_chance", "severity"]
+    values = zip(
+        rows["image_id"].tolist(),
+        rows["outcome"].tolist(),
+        rows["by_chance"].tolist(),
+        rows["severity"].tolist(),
+        strict=True,
+    )
+    _insert(ImageDecision._meta.db_table, columns, [(run_id, *row) for row in values])
+
+
+def _insert(table: str, columns: list[str], params: list[tuple]) -> None:
+    """Rows into table: COPY on PostgreSQL, executemany in chunks elsewhere."""
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY streams the rows in one command: several times faster than executemany.
@@ -341,7 +362,9 @@ def store_evaluation(run: InferenceRun, result: Evaluation, **fields) -> None:
     """Replace the run's instances and results in one transaction (whole or not at all)."""
     with transaction.atomic():
         Instance.objects.filter(run_id=run.pk).delete()
+        ImageDecision.objects.filter(run_id=run.pk).delete()
         write_instances(run.pk, result.instances)
+        write_image_decisions(run.pk, result.images)
         values = result_fields(result)
         values.update(fields)
         InferenceRun.objects.filter(pk=run.pk).update(**values)

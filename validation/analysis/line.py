@@ -88,3 +88,59 @@ def per_label_outcomes(ev, labels: Sequence[str]) -> dict[str, dict]:
             labels, rows, chance, strict=True
         )
     }
+
+
+# One row per evaluated image (skipped ones have none), stored as ImageDecision.
+IMAGE_DTYPE = np.dtype(
+    [
+        ("image_id", np.int64),
+        ("outcome", np.int64),
+        ("by_chance", np.bool_),
+        ("severity", np.float64),
+    ]
+)
+CAUGHT, ESCAPE, OVERKILL, PASS = 0, 1, 2, 3
+
+
+def _per_image_max(n_images: int, image_pos: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(n_images, dtype=np.float64)
+    np.maximum.at(out, image_pos, values)
+    return out
+
+
+def image_rows(
+    ev, preds: stored.StoredPredictions, gt, labels: Sequence[str], reject
+) -> np.ndarray:
+    """Each evaluated image's outcome and how bad it is, worst first within an outcome:
+
+    an escape by its largest reject-label annotation (area in px²), an overkill by its
+    highest-scored kept reject-label prediction, a caught image by chance first, a pass by its
+    highest-scored reject-label prediction of any score (how near it came to being rejected).
+    """
+    n_images = len(preds.image_ids)
+    outcome = np.asarray(ev.image_outcome, dtype=np.int64)
+    mask = reject_mask(labels, reject)
+    pred_pos = np.repeat(np.arange(n_images), np.diff(preds.offsets))
+    gt_pos = np.repeat(np.arange(n_images), np.diff(gt.offsets))
+    pred_reject = mask[preds.labels] if preds.labels.size else np.zeros(0, dtype=bool)
+    kept = np.asarray(ev.pred_kind) != 5  # evaluation.DROPPED
+    kept_score = _per_image_max(
+        n_images, pred_pos[pred_reject & kept], preds.scores[pred_reject & kept]
+    )
+    any_score = _per_image_max(n_images, pred_pos[pred_reject], preds.scores[pred_reject])
+    gt_reject = mask[gt.labels] if gt.labels.size else np.zeros(0, dtype=bool)
+    sides = gt.boxes[gt_reject, 2:] - gt.boxes[gt_reject, :2]
+    area = _per_image_max(n_images, gt_pos[gt_reject], sides[:, 0] * sides[:, 1])
+    by_chance = np.asarray(ev.image_by_chance, dtype=bool)
+    severity = np.select(
+        [outcome == ESCAPE, outcome == OVERKILL, outcome == CAUGHT],
+        [area, kept_score, by_chance.astype(np.float64)],
+        default=any_score,
+    )
+    evaluated = outcome >= 0
+    rows = np.zeros(int(evaluated.sum()), dtype=IMAGE_DTYPE)
+    rows["image_id"] = preds.image_ids[evaluated]
+    rows["outcome"] = outcome[evaluated]
+    rows["by_chance"] = by_chance[evaluated]
+    rows["severity"] = severity[evaluated]
+    return rows
